@@ -1,0 +1,43 @@
+"""Reading one drop: bytes -> decode -> lines -> layout. Pure, so it can be
+re-run on kept bytes (rebuild) and gives the same answer every time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transforms.decode import Decoded, Rejected, decode
+from transforms.layout import DroppedLine, Line, lay_out
+from transforms.lines import clean_lines
+
+WARNING_NO_HEADLINES = "no_headlines"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    encoding: str
+    warnings: tuple[str, ...]
+    title: str | None
+    paragraphs: tuple[str, ...]
+    headlines: tuple[str, ...]
+    dropped_lines: tuple[DroppedLine, ...]
+
+
+def read_text(decoded: Decoded) -> Reading:
+    lines = [Line(no, text) for no, text in enumerate(clean_lines(decoded.text), start=1)]
+    layout = lay_out(lines)
+    warnings = decoded.warnings if layout.headlines else (*decoded.warnings, WARNING_NO_HEADLINES)
+    return Reading(
+        encoding=decoded.encoding,
+        warnings=warnings,
+        title=layout.title.text if layout.title else None,
+        paragraphs=tuple(line.text for line in layout.paragraphs),
+        headlines=tuple(line.text for line in layout.headlines),
+        dropped_lines=layout.dropped,
+    )
+
+
+def read_drop(raw: bytes) -> Reading | Rejected:
+    decoded = decode(raw)
+    if isinstance(decoded, Rejected):
+        return decoded
+    return read_text(decoded)
