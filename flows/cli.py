@@ -1,0 +1,151 @@
+"""The newsdrop command line.
+
+    newsdrop run --inbox DIR --data DIR     take in the new drops of an inbox
+    newsdrop rebuild --data DIR             re-read every kept drop with the current rules
+
+Prefect is imported only inside the commands, after its settings are defaulted,
+so that `--help` is instant and a normal run prints no server noise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+EXIT_FAILED = 1
+EXIT_BUSY = 3
+
+app = typer.Typer(
+    help="Ingest news text drops into Parquet and DuckDB.\n\n"
+    "Every option also reads NEWSDROP_<OPTION> from the environment or a newsdrop.toml config file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+InboxOption = Annotated[
+    Path | None,
+    typer.Option("--inbox", help="Folder of drops (read-only to newsdrop). Default: NEWSDROP_INBOX, the config "
+                 "file, or the bundled sample inbox.", file_okay=False),
+]
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="Warehouse folder: news.duckdb, parquet/, raw/. Default: NEWSDROP_DATA, the "
+                 "config file, or ./data.", file_okay=False),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines.")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback when a run fails.")]
+
+
+def _quiet_prefect(verbose: bool, debug: bool) -> None:
+    """Defaults for Prefect, set before it is imported; the user's own settings win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or debug else "CRITICAL")
+
+
+def _fail(error: BaseException, debug: bool) -> None:
+    from warehouse.lock import RunInProgress
+
+    if debug:
+        raise error
+    message = str(error) or type(error).__name__
+    typer.echo(f"newsdrop: {message.splitlines()[0]}", err=True)
+    raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
+
+
+def _overrides(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@app.command()
+def run(
+    inbox: InboxOption = None,
+    data: DataOption = None,
+    settle_seconds: Annotated[
+        float | None, typer.Option(help="Leave files modified less than this many seconds ago for the next run.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")] = None,
+    wait: Annotated[
+        float | None, typer.Option(help="Seconds to wait for another run on the same --data to finish.")
+    ] = None,
+    verbose: VerboseOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Take in every new drop of the inbox: read, write Parquet, publish DuckDB.
+
+    Only files not taken in before are read (by name, size, mtime and sha256), so
+    a rerun with nothing new changes nothing. Bad files are rejected with a
+    reason and kept; they never stop the run. Exit code 0 when the run
+    succeeded (even with rejects), 1 when it failed, 3 when another run holds
+    the data folder.
+
+    Example:
+
+        newsdrop run --inbox /srv/drops --data /srv/newsdrop
+    """
+    _quiet_prefect(verbose, debug)
+    from flows.ingest import ingest
+
+    overrides = _overrides(settle_seconds=settle_seconds, workers=workers, lock_wait_seconds=wait)
+    try:
+        summary = ingest(inbox=_str(inbox), data=_str(data), overrides=overrides)
+    except Exception as error:
+        _fail(error, debug)
+        return
+    for line in summary.lines():
+        typer.echo(line)
+    _print_next_steps(Path(summary.data))
+
+
+@app.command()
+def rebuild(
+    data: DataOption = None,
+    workers: Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")] = None,
+    verbose: VerboseOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Re-read every kept raw drop with the current reading rules and rebuild all tables.
+
+    Use it after a change to the reading rules. The inbox is not needed: the
+    raw bytes of every drop, accepted or rejected, are kept under DATA/raw.
+
+    Example:
+
+        newsdrop rebuild --data /srv/newsdrop
+    """
+    _quiet_prefect(verbose, debug)
+    from flows.ingest import rebuild as rebuild_flow
+
+    try:
+        summary = rebuild_flow(data=_str(data), overrides=_overrides(workers=workers))
+    except Exception as error:
+        _fail(error, debug)
+        return
+    for line in summary.lines():
+        typer.echo(line)
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _print_next_steps(data: Path) -> None:
+    database = data / "news.duckdb"
+    if not database.exists():
+        return
+    typer.echo(f"query it:  duckdb -readonly {database} \"SELECT count(*) FROM articles\"")
+    typer.echo(f"      or:  python -c \"import duckdb; print(duckdb.connect('{database}', read_only=True)"
+               ".sql('SELECT title, paragraph_count FROM articles LIMIT 5'))\"")
+
+
+def main() -> None:
+    app(prog_name="newsdrop")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The ingest flow: inbox -> read batches -> commit -> publish -> report.
+
+Tasks are per batch, never per file: each Prefect task run costs the API about
+17 ms, and a local server gives "database is locked" under many small ones.
+The logic lives in warehouse/; these tasks only name the steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.report import RunSummary, publish_artifacts
+from flows.settings import Settings, load_settings
+from warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
+from warehouse.ingest import Outcome, Plan, commit, discover, finish, new_run_id, recover
+from warehouse.layout import DataLayout
+from warehouse.ledger import Ledger
+from warehouse.lock import run_lock
+from warehouse.publish import publish
+from warehouse.rebuild import commit_rebuild, plan_rebuild
+
+
+def is_transient_io(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Retry what a second try can fix (I/O), not a bug or a full disk."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, OSError) and not isinstance(error, PermissionError) and error.errno != 28
+
+
+io_task = task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=is_transient_io, cache_policy=NO_CACHE)
+
+
+@contextlib.contextmanager
+def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
+    """Processes for CPU-bound reading, only when there is more than one batch to share."""
+    if batches < 2 or settings.workers < 2:
+        yield None
+        return
+    # forkserver: forking a process that runs Prefect's threads is unsafe.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+        yield pool
+
+
+@io_task(name="discover")
+def discover_new_files(layout: DataLayout, ledger: Ledger, settings: Settings, run_id: str,
+                       started_at: datetime) -> Plan:
+    return discover(layout, ledger, settings.inbox, run_id, started_at, settings.settle_seconds,
+                    settings.batch_size)
+
+
+@io_task(name="read-batch", task_run_name="read-batch-{spec.part}")
+def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
+                   pool: Executor | None) -> BatchResult:
+    arguments = (spec, candidates, settings.inbox, settings.data, settings.max_bytes)
+    if pool is None:
+        return read_batch(*arguments)
+    return pool.submit(read_batch, *arguments).result()
+
+
+@task(name="commit", cache_policy=NO_CACHE)
+def commit_batches(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult]) -> Outcome:
+    return commit(layout, ledger, plan, results)
+
+
+@io_task(name="publish")
+def publish_snapshot(layout: DataLayout, ledger: Ledger, plan: Plan, outcome: Outcome) -> bool:
+    return finish(layout, ledger, plan, outcome)
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report(summary: RunSummary) -> RunSummary:
+    publish_artifacts(summary)
+    return summary
+
+
+def read_all(batches: list[tuple[BatchSpec, list[Candidate]]], settings: Settings) -> list[BatchResult]:
+    with reader_pool(settings, len(batches)) as pool:
+        futures = [read_one_batch.submit(spec, candidates, settings, pool) for spec, candidates in batches]
+        return [future.result() for future in futures]
+
+
+def _settings(inbox: str | None, data: str | None, overrides: dict[str, Any] | None) -> Settings:
+    return load_settings(inbox=inbox, data=data, **(overrides or {}))
+
+
+@flow(name="newsdrop-ingest", log_prints=True)
+def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
+    """Take in every new drop of the inbox, all or nothing."""
+    settings = _settings(inbox, data, overrides)
+    layout = DataLayout(settings.data)
+    layout.ensure()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    with run_lock(layout.lock, settings.lock_wait_seconds), Ledger(layout.ledger) as ledger:
+        recover(layout, ledger)
+        ledger.start_run(run_id, "ingest", started_at)
+        try:
+            plan = discover_new_files(layout, ledger, settings, run_id, started_at)
+            batches = [
+                (BatchSpec(run_id, started_at, part, run_id), candidates)
+                for part, candidates in enumerate(plan.batches)
+            ]
+            results = read_all(batches, settings)
+            outcome = commit_batches(layout, ledger, plan, results)
+            published = publish_snapshot(layout, ledger, plan, outcome)
+        except BaseException as error:
+            ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
+            raise
+        summary = RunSummary.of_ingest(settings, plan, outcome, published, started_at)
+    return report(summary)
+
+
+@flow(name="newsdrop-rebuild", log_prints=True)
+def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
+    """Re-read every kept raw drop with the current rules and rebuild every table."""
+    settings = _settings(None, data, overrides)
+    layout = DataLayout(settings.data)
+    layout.ensure()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    with run_lock(layout.lock, settings.lock_wait_seconds), Ledger(layout.ledger) as ledger:
+        recover(layout, ledger)
+        ledger.start_run(run_id, "rebuild", started_at)
+        try:
+            batches = plan_rebuild(layout, ledger, run_id)
+            results = read_all(batches, settings)
+            commit_rebuild(layout, ledger, run_id, [spec for spec, _ in batches], results)
+            outcome = Outcome.of_results(results)
+            ledger.finish_run(run_id, "succeeded", datetime.now(UTC), outcome.rebuild_counts())
+            publish(layout, ledger)
+        except BaseException as error:
+            ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
+            raise
+        summary = RunSummary.of_rebuild(settings, run_id, outcome, started_at)
+    return report(summary)

@@ -1,0 +1,92 @@
+"""What a run did: the CLI's summary and the Prefect artifacts, from one record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.settings import Settings
+from warehouse.ingest import Outcome, Plan
+
+ROW_TABLES = ("drops", "articles", "drop_headlines", "dropped_lines", "rejected_drops")
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    kind: str
+    data: str
+    seen: int
+    new: int
+    loaded: int
+    rejected: int
+    unchanged: int
+    skipped: int
+    settling: int
+    rows: dict[str, int]
+    seconds: float
+    published: bool
+    rejects: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of_ingest(cls, settings: Settings, plan: Plan, outcome: Outcome, published: bool,
+                  started_at: datetime) -> RunSummary:
+        counts = outcome.counts(plan)
+        return cls(
+            run_id=plan.run_id, kind="ingest", data=str(settings.data),
+            seen=counts["files_seen"], new=counts["files_new"], loaded=counts["drops_loaded"],
+            rejected=counts["files_rejected"], unchanged=counts["files_unchanged"],
+            skipped=counts["files_skipped"], settling=len(plan.settling),
+            rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
+            seconds=(datetime.now(UTC) - started_at).total_seconds(), published=published,
+            rejects=outcome.rejects,
+        )
+
+    @classmethod
+    def of_rebuild(cls, settings: Settings, run_id: str, outcome: Outcome, started_at: datetime) -> RunSummary:
+        kept = outcome.loaded + outcome.rejected
+        return cls(
+            run_id=run_id, kind="rebuild", data=str(settings.data), seen=kept, new=kept,
+            loaded=outcome.loaded, rejected=outcome.rejected, unchanged=0, skipped=outcome.skipped, settling=0,
+            rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
+            seconds=(datetime.now(UTC) - started_at).total_seconds(), published=True, rejects=outcome.rejects,
+        )
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.kind} run {self.run_id}: {self.seconds:.1f} s",
+            f"  files: {self.seen} seen, {self.new} new, {self.loaded} loaded, {self.rejected} rejected, "
+            f"{self.unchanged} unchanged"
+            + (f", {self.skipped} skipped" if self.skipped else "")
+            + (f", {self.settling} still being written (next run)" if self.settling else ""),
+            "  rows: " + ", ".join(f"{table} +{count}" for table, count in self.rows.items()),
+        ]
+        out.extend(f"  rejected {name}: {reason}" for name, reason in self.rejects[:20])
+        if len(self.rejects) > 20:
+            out.append(f"  ... and {len(self.rejects) - 20} more (see the rejected_drops table)")
+        return out
+
+
+def publish_artifacts(summary: RunSummary) -> None:
+    """Stable keys, so that the runs line up in the Prefect UI's artifact history."""
+    create_table_artifact(
+        key=f"newsdrop-{summary.kind}-counts",
+        table=[
+            {"what": "files seen", "count": summary.seen},
+            {"what": "files new", "count": summary.new},
+            {"what": "drops loaded", "count": summary.loaded},
+            {"what": "files rejected", "count": summary.rejected},
+            {"what": "files unchanged", "count": summary.unchanged},
+            *({"what": f"rows {table}", "count": count} for table, count in summary.rows.items()),
+            {"what": "seconds", "count": round(summary.seconds, 2)},
+        ],
+        description=f"newsdrop {summary.kind} run {summary.run_id} on {summary.data}",
+    )
+    rejects = "\n".join(f"| `{name}` | {reason} |" for name, reason in summary.rejects) or "| | none |"
+    create_markdown_artifact(
+        key=f"newsdrop-{summary.kind}-rejects",
+        markdown=f"# Rejected files, run {summary.run_id}\n\n| file | reason |\n|---|---|\n{rejects}\n",
+        description="Files rejected by this run; their bytes are kept under DATA/raw.",
+    )

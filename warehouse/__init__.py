@@ -1,0 +1,1 @@
+"""Storage: Parquet layout, atomic writes, the ledger, DuckDB load and publish."""

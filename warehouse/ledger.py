@@ -1,0 +1,197 @@
+"""The ledger of file versions, runs and committed Parquet files (SQLite).
+
+A run is committed by one SQLite transaction that records its file versions and
+its Parquet files together. Before that the run left nothing that readers see;
+after it, everything the run wrote is either in place or is moved into place by
+the next run (warehouse.recovery).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RUN_COUNTERS = ("files_seen", "files_new", "drops_loaded", "files_rejected", "files_unchanged", "files_skipped")
+
+
+def to_us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_us(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    file_name: str
+    size_bytes: int
+    mtime_ns: int
+    sha256: str
+    outcome: str  # loaded | rejected | unchanged
+    part: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeptVersion:
+    """A file version whose bytes are kept, as rebuild needs it."""
+
+    file_name: str
+    size_bytes: int
+    mtime_ns: int
+    sha256: str
+    run_id: str
+    part: int
+    ingested_at: datetime
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript((Path(__file__).parent / "ledger.sql").read_text())
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str, started_at: datetime) -> None:
+        self._db.execute(
+            "INSERT INTO runs (run_id, kind, status, started_us) VALUES (?, ?, 'running', ?)",
+            (run_id, kind, to_us(started_at)),
+        )
+
+    def finish_run(self, run_id: str, status: str, finished_at: datetime, counts: dict[str, int] | None = None,
+                   error: str | None = None) -> None:
+        """Counts that are not given keep what the commit recorded."""
+        started_us = self._db.execute("SELECT started_us FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        finished_us = to_us(finished_at)
+        self._db.execute(
+            "UPDATE runs SET status = ?, finished_us = ?, seconds = ?, error = ? WHERE run_id = ?",
+            (status, finished_us, (finished_us - started_us) / 1e6, error, run_id),
+        )
+        if counts is not None:
+            self._set_counts(run_id, counts)
+
+    def fail_run(self, run_id: str, finished_at: datetime, error: str) -> None:
+        """A run that fails after its commit stays committed: the next run finishes it."""
+        status = self._db.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        self.finish_run(run_id, "failed" if status == "running" else status, finished_at, error=error)
+
+    def _set_counts(self, run_id: str, counts: dict[str, int]) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in RUN_COUNTERS)
+        self._db.execute(
+            f"UPDATE runs SET {assignments} WHERE run_id = ?",
+            (*(counts.get(name, 0) for name in RUN_COUNTERS), run_id),
+        )
+
+    def runs_with_status(self, *statuses: str) -> list[str]:
+        marks = ",".join("?" for _ in statuses)
+        rows = self._db.execute(
+            f"SELECT run_id FROM runs WHERE status IN ({marks}) ORDER BY started_us", statuses
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def set_status(self, run_id: str, status: str) -> None:
+        self._db.execute("UPDATE runs SET status = ? WHERE run_id = ?", (status, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT * FROM runs ORDER BY started_us")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    # -- file versions ---------------------------------------------------------
+
+    def known_listing(self) -> set[tuple[str, int, int]]:
+        """(name, size, mtime_ns) of every version seen: a listing entry in here is not new."""
+        return set(self._db.execute("SELECT file_name, size_bytes, mtime_ns FROM file_versions"))
+
+    def shas_by_name(self, names: Iterable[str]) -> dict[str, set[str]]:
+        """The content hashes already taken in under each of these names."""
+        found: dict[str, set[str]] = {}
+        names = list(names)
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            marks = ",".join("?" for _ in chunk)
+            for name, sha in self._db.execute(
+                f"SELECT file_name, sha256 FROM file_versions WHERE outcome != 'unchanged' AND file_name IN ({marks})",
+                chunk,
+            ):
+                found.setdefault(name, set()).add(sha)
+        return found
+
+    def kept_versions(self) -> Iterator[KeptVersion]:
+        for row in self._db.execute(
+            "SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_us FROM file_versions"
+            " WHERE outcome IN ('loaded', 'rejected') ORDER BY run_id, part, file_name"
+        ):
+            yield KeptVersion(*row[:6], ingested_at=from_us(row[6]))
+
+    # -- commit ---------------------------------------------------------------
+
+    def commit_run(self, run_id: str, ingested_at: datetime, versions: Iterable[FileVersion],
+                   parquet_files: list[tuple[str, str]], counts: dict[str, int]) -> None:
+        """The commit point of a run: its file versions and Parquet files, all or nothing."""
+        ingested_us = to_us(ingested_at)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO file_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((v.file_name, v.size_bytes, v.mtime_ns, v.sha256, v.outcome, run_id, v.part, ingested_us)
+                 for v in versions),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO parquet_files VALUES (?, ?, ?)",
+                ((path, table, run_id) for table, path in parquet_files),
+            )
+            self._db.execute("UPDATE runs SET status = 'committed' WHERE run_id = ?", (run_id,))
+            self._set_counts(run_id, counts)
+            if parquet_files:
+                self._mark_stale()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def replace_parquet_files(self, parquet_files: Iterable[tuple[str, str, str]], run_id: str) -> None:
+        """Rebuild's commit point: the new file list replaces the old one whole."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM parquet_files")
+            self._db.executemany("INSERT INTO parquet_files VALUES (?, ?, ?)", parquet_files)
+            self._db.execute("UPDATE runs SET status = 'committed' WHERE run_id = ?", (run_id,))
+            self._mark_stale()
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # -- snapshot freshness ---------------------------------------------------
+
+    def _mark_stale(self) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot_stale', '1')")
+
+    def snapshot_stale(self) -> bool:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'snapshot_stale'").fetchone()
+        return row is not None and row[0] == "1"
+
+    def mark_snapshot_fresh(self) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot_stale', '0')")
+
+    def parquet_files(self) -> list[tuple[str, str, str]]:
+        """(table, path, run_id) of every committed file of the per-run tables."""
+        return list(self._db.execute("SELECT table_name, path, run_id FROM parquet_files ORDER BY path"))

@@ -1,0 +1,50 @@
+-- Views for analysts, created in every published snapshot (docs/warehouse.md).
+
+CREATE OR REPLACE VIEW headline_trends AS
+SELECT
+    h.headline_id,
+    h.text,
+    h.first_seen_at,
+    h.last_seen_at,
+    h.drop_count,
+    h.drop_count / greatest(1, date_diff('day', h.first_seen_at::DATE, h.last_seen_at::DATE) + 1) AS drops_per_day
+FROM headlines AS h;
+
+CREATE OR REPLACE VIEW article_headlines AS
+SELECT
+    a.article_id,
+    a.drop_id,
+    d.file_name,
+    a.title,
+    list(dh.text ORDER BY dh.position) FILTER (WHERE dh.text IS NOT NULL) AS headlines
+FROM articles AS a
+JOIN drops AS d USING (drop_id)
+LEFT JOIN drop_headlines AS dh USING (drop_id)
+GROUP BY a.article_id, a.drop_id, d.file_name, a.title;
+
+CREATE OR REPLACE VIEW daily_ingest AS
+WITH accepted AS (
+    SELECT d.ingested_at::DATE AS day, count(*) AS drops, count(a.article_id) AS articles
+    FROM drops AS d LEFT JOIN articles AS a USING (drop_id)
+    GROUP BY ALL
+), rejected AS (
+    SELECT rejected_at::DATE AS day, count(*) AS rejects FROM rejected_drops GROUP BY ALL
+)
+SELECT
+    coalesce(accepted.day, rejected.day) AS day,
+    coalesce(accepted.drops, 0) AS drops,
+    coalesce(accepted.articles, 0) AS articles,
+    coalesce(rejected.rejects, 0) AS rejects
+FROM accepted FULL OUTER JOIN rejected USING (day)
+ORDER BY day;
+
+CREATE OR REPLACE VIEW duplicate_articles AS
+SELECT
+    a.body_key,
+    count(*) AS copies,
+    list(a.article_id ORDER BY d.received_at, a.article_id) AS article_ids,
+    list(d.file_name ORDER BY d.received_at, a.article_id) AS file_names
+FROM articles AS a
+JOIN drops AS d USING (drop_id)
+GROUP BY a.body_key
+HAVING count(*) > 1;
