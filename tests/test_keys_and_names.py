@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from transforms.keys import body_key, drop_id, headline_id, headline_key
+from transforms.names import DropName, is_drop_name, parse_drop_name
+
+
+def test_headline_key_folds_what_readers_call_the_same() -> None:
+    variants = [
+        "Kenny: Treatment of Grace a ‘disgrace’ – to our country",
+        "kenny: treatment of grace a 'disgrace' - to our country",
+        "KENNY:  Treatment of Grace a \u2018disgrace\u2019 \u2212 to our\u00a0country",
+        "Kenny: Treatment of Grace a \u200b‘disgrace’ – to our country\u200f",
+    ]
+    assert len({headline_key(text) for text in variants}) == 1
+    assert len({headline_id(text) for text in variants}) == 1
+
+
+def test_headline_key_uses_nfkc_only_for_matching() -> None:
+    assert headline_key("ＡＢＣ！") == "abc!"
+
+
+def test_different_headlines_differ() -> None:
+    assert headline_id("Storm warning issued") != headline_id("Storm warning lifted")
+
+
+def test_body_key_ignores_case_quotes_and_spacing_only() -> None:
+    assert body_key(["It’s here.", "Second  para."]) == body_key(["it's here.", "second para."])
+    assert body_key(["One.", "Two."]) != body_key(["One. Two."])
+
+
+def test_drop_id_is_per_name_and_bytes() -> None:
+    assert drop_id("a.txt", "00") == drop_id("a.txt", "00")
+    assert drop_id("a.txt", "00") != drop_id("b.txt", "00")
+    assert drop_id("a.txt", "00") != drop_id("a.txt", "01")
+
+
+@pytest.mark.parametrize(
+    ("name", "is_drop"),
+    [
+        ("000_e6477bceacb7f61a.txt", True),
+        ("NOTES.TXT", True),
+        ("article one.txt", True),
+        (".hidden.txt", False),
+        ("000_e6477bceacb7f61a.txt.part", False),
+        ("a.tmp", False),
+        ("a.txt.partial", False),
+        ("a.txt.crdownload", False),
+        ("a.txt~", False),
+        ("a.md", False),
+    ],
+)
+def test_is_drop_name(name: str, is_drop: bool) -> None:
+    assert is_drop_name(name) is is_drop
+
+
+def test_parse_drop_name() -> None:
+    assert parse_drop_name("000_e6477bceacb7f61a.txt") == DropName(0, "e6477bceacb7f61a")
+    assert parse_drop_name("12345_E6477BCEACB7F61A.TXT") == DropName(12345, "e6477bceacb7f61a")
+    assert parse_drop_name("12_e6477bceacb7f61a.txt") == DropName(None, None)
+    assert parse_drop_name("notes.txt") == DropName(None, None)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+
+from transforms.layout import (
+    Line,
+    ends_sentence,
+    is_headline_like,
+    lay_out,
+    longest_gap,
+    split_blocks,
+    trim_blank_ends,
+)
+
+
+def lines_of(*texts: str) -> list[Line]:
+    return [Line(no, text) for no, text in enumerate(texts, start=1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It rose.", True),
+        ("He said “it rose.”", True),
+        ("It rose.)", True),
+        ("Made in the U.S.", False),
+        ("And then...", False),
+        ("No full stop", False),
+        ("中文句子。", True),
+        ("हिंदी वाक्य।", True),
+        ("اردو جملہ۔", True),
+        (".", True),
+    ],
+)
+def test_ends_sentence(text: str, expected: bool) -> None:
+    assert ends_sentence(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Storm warning issued for the north coast", True),
+        ("4 hours ago", True),
+        ("12", False),
+        ("A sentence that ends.", False),
+        ("x" * 250, True),
+        ("x" * 251, False),
+    ],
+)
+def test_is_headline_like(text: str, expected: bool) -> None:
+    assert is_headline_like(text) is expected
+
+
+def test_trim_and_gap() -> None:
+    lines = trim_blank_ends(lines_of("", "a", "", "", "b", "", "c", "", ""))
+    assert [line.text for line in lines] == ["a", "", "", "b", "", "c"]
+    assert longest_gap(lines) == 2
+
+
+def test_blocks_split_only_at_runs_of_at_least_g() -> None:
+    lines = lines_of("a", "", "b", "", "", "c")
+    assert [[line.text for line in block] for block in split_blocks(lines, 2)] == [["a", "", "b"], ["c"]]
+    assert [[line.text for line in block] for block in split_blocks(lines, 1)] == [["a"], ["b"], ["c"]]
+    assert len(split_blocks(lines_of("a", "b"), 0)) == 1
+
+
+def test_the_example_layout() -> None:
+    layout = lay_out(lines_of("Para one is here.", "Para two is here.", "", "", "Head one", "Head two", "", "", ""))
+    assert layout.title is None
+    assert [line.text for line in layout.paragraphs] == ["Para one is here.", "Para two is here."]
+    assert [line.text for line in layout.headlines] == ["Head one", "Head two"]
+
+
+def test_title_needs_a_blank_line_after_it_and_more_article() -> None:
+    layout = lay_out(lines_of("A Title", "", "Body one.", "", "Body two.", "", "", "Head one", "Head two"))
+    assert layout.title is not None and layout.title.text == "A Title"
+    assert [line.text for line in layout.paragraphs] == ["Body one.", "Body two."]
+    no_blank = lay_out(lines_of("A Title", "Body one.", "", "", "Head one", "Head two"))
+    assert no_blank.title is None
+
+
+def test_g1_list_after_one_blank_line_is_the_headline_section() -> None:
+    layout = lay_out(lines_of("Body one.", "Body two.", "", "Head one", "Head two", "Head three"))
+    assert [line.text for line in layout.headlines] == ["Head one", "Head two", "Head three"]
+
+
+def test_g1_single_line_block_is_not_a_headline_block() -> None:
+    layout = lay_out(lines_of("Body one.", "", "Lonely line"))
+    assert layout.headlines == ()
+    assert [line.text for line in layout.paragraphs] == ["Body one.", "Lonely line"]
+
+
+def test_first_block_is_always_the_article() -> None:
+    layout = lay_out(lines_of("Short Headline Like Body", "", "", "Head one", "Head two"))
+    assert [line.text for line in layout.paragraphs] == ["Short Headline Like Body"]
+    assert len(layout.headlines) == 2
+
+
+def test_section_break_with_sentences_stays_in_the_article() -> None:
+    layout = lay_out(lines_of("Part one.", "", "", "Part two.", "More two.", "", "", "Head one", "Head two"))
+    assert [line.text for line in layout.paragraphs] == ["Part one.", "Part two.", "More two."]
+
+
+def test_rank_numbers_and_long_lines_are_dropped_with_reasons() -> None:
+    long_line = "y" * 300
+    layout = lay_out(lines_of("Body.", "", "", "1", "Head one", "2", "Head two", long_line, "Head three"))
+    assert [line.text for line in layout.headlines] == ["Head one", "Head two", "Head three"]
+    assert [(d.line_no, d.reason) for d in layout.dropped] == [(4, "no_letter"), (6, "no_letter"), (8, "too_long")]
+
+
+def test_duplicate_headlines_keep_both_positions() -> None:
+    layout = lay_out(lines_of("Body.", "", "", "Same", "Other", "Same"))
+    assert [line.text for line in layout.headlines] == ["Same", "Other", "Same"]
+
+
+def test_body_only_has_no_headlines() -> None:
+    layout = lay_out(lines_of("One.", "Two."))
+    assert layout.headlines == ()
