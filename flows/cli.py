@@ -9,8 +9,8 @@ so that `--help` is instant and a normal run prints no server noise.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +46,11 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or debug else "CRITICAL")
+    if not (verbose or debug):
+        # Prefect's background services log through plain loggers named after their
+        # class, outside PREFECT_LOGGING_LEVEL: "Still processing items" at exit is noise.
+        for service in ("EventsWorker", "APILogWorker"):
+            logging.getLogger(service).setLevel(logging.ERROR)
 
 
 def _fail(error: BaseException, debug: bool) -> None:
@@ -148,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -16,7 +16,6 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.report import RunSummary, publish_artifacts
 from flows.settings import Settings, load_settings
@@ -35,7 +34,13 @@ def is_transient_io(_task: Any, _task_run: Any, state: Any) -> bool:
     return isinstance(error, OSError) and not isinstance(error, PermissionError) and error.errno != 28
 
 
-io_task = task(retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=is_transient_io, cache_policy=NO_CACHE)
+# Steps that only touch files are safe to retry: each one redoes its work whole.
+RETRY_IO: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [1, 5],
+    "retry_condition_fn": is_transient_io,
+    "cache_policy": NO_CACHE,
+}
 
 
 @contextlib.contextmanager
@@ -50,14 +55,14 @@ def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
         yield pool
 
 
-@io_task(name="discover")
+@task(name="discover", **RETRY_IO)
 def discover_new_files(layout: DataLayout, ledger: Ledger, settings: Settings, run_id: str,
                        started_at: datetime) -> Plan:
     return discover(layout, ledger, settings.inbox, run_id, started_at, settings.settle_seconds,
                     settings.batch_size)
 
 
-@io_task(name="read-batch", task_run_name="read-batch-{spec.part}")
+@task(name="read-batch", task_run_name="read-batch-{spec.part}", **RETRY_IO)
 def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
                    pool: Executor | None) -> BatchResult:
     arguments = (spec, candidates, settings.inbox, settings.data, settings.max_bytes)
@@ -71,7 +76,7 @@ def commit_batches(layout: DataLayout, ledger: Ledger, plan: Plan, results: list
     return commit(layout, ledger, plan, results)
 
 
-@io_task(name="publish")
+@task(name="publish", **RETRY_IO)
 def publish_snapshot(layout: DataLayout, ledger: Ledger, plan: Plan, outcome: Outcome) -> bool:
     return finish(layout, ledger, plan, outcome)
 

@@ -127,7 +127,8 @@ def _detect(raw: bytes) -> Decoded | Rejected:
         except (UnicodeDecodeError, LookupError):
             continue
         return Decoded(text, name, (WARNING_NON_UTF8,))
-    return Rejected("undecodable", f"not UTF-8, and no detected encoding decodes it (tried {', '.join(dict.fromkeys(candidates))})")
+    tried = ", ".join(dict.fromkeys(candidates))
+    return Rejected("undecodable", f"not UTF-8, and no detected encoding decodes it (tried {tried})")
 
 
 def has_mojibake_hint(text: str) -> bool:

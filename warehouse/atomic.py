@@ -30,7 +30,7 @@ def temp_beside(target: Path) -> Iterator[Path]:
             temp.unlink()
 
 
-def replace_with(target: Path, write: Callable[[Path], None]) -> None:
+def replace_with(target: Path, write: Callable[[Path], object]) -> None:
     """Call write(temp), make it durable, then atomically put it at target."""
     with temp_beside(target) as temp:
         write(temp)

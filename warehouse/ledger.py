@@ -139,7 +139,8 @@ class Ledger:
             "SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_us FROM file_versions"
             " WHERE outcome IN ('loaded', 'rejected') ORDER BY run_id, part, file_name"
         ):
-            yield KeptVersion(*row[:6], ingested_at=from_us(row[6]))
+            file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_us = row
+            yield KeptVersion(file_name, size_bytes, mtime_ns, sha256, run_id, part, from_us(ingested_us))
 
     # -- commit ---------------------------------------------------------------
 

@@ -31,7 +31,8 @@ def run_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    raise RunInProgress(f"another newsdrop run is in progress on this data folder (pid {holder})") from None
+                    message = f"another newsdrop run is in progress on this data folder (pid {holder})"
+                    raise RunInProgress(message) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)

@@ -37,7 +37,7 @@ def plan_rebuild(layout: DataLayout, ledger: Ledger, rebuild_run_id: str) -> lis
 
 def commit_rebuild(layout: DataLayout, ledger: Ledger, rebuild_run_id: str,
                    specs: list[BatchSpec], results: list[BatchResult]) -> None:
-    files = []
+    files: list[tuple[str, str, str]] = []
     for spec, result in zip(specs, results, strict=True):
         files.extend((path, table, spec.run_id) for table, path in result.staged)
     os.sync()

@@ -1,0 +1,58 @@
+"""Shared helpers for the end-to-end tests."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_lines", "rejected_drops", "runs")
+
+
+def make_inbox(folder: Path, source: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.txt")):
+        shutil.copy2(path, folder / path.name)
+    return folder
+
+
+def newsdrop(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result
+
+
+def run(inbox: Path, data: Path, *extra: str) -> Any:
+    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "0", *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(data / "news.duckdb"), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def counts(data: Path) -> dict[str, int]:
+    return {table: query(data, f"SELECT count(*) FROM {table}")[0][0] for table in TABLES}
+
+
+def table_rows(data: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(data / "news.duckdb"), read_only=True) as con:
+        columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] not in exclude]
+        return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
+
+
+def fingerprint(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
+    """Every file under a folder with its mtime and content hash."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        relative = str(path.relative_to(folder))
+        if path.is_file() and not any(relative.startswith(prefix) for prefix in skip):
+            found[relative] = (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+    return found

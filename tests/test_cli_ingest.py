@@ -1,0 +1,198 @@
+"""End to end through the CLI: inbox -> Parquet -> DuckDB, on the contract's fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from conftest import DROPS, expected_readings
+from helpers import TABLES, counts, fingerprint, make_inbox, newsdrop, query, run, table_rows
+
+from transforms.keys import headline_id
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+CASES = expected_readings()
+ACCEPTED = [case for case in CASES if case["status"] == "ok"]
+REJECTED = [case for case in CASES if case["status"] == "rejected"]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One warehouse built from the 26 fixtures, shared by the read-only tests below."""
+    root = tmp_path_factory.mktemp("loaded")
+    inbox, data = make_inbox(root / "inbox", DROPS), root / "data"
+    result = run(inbox, data)
+    assert "26 seen, 26 new, 24 loaded, 2 rejected, 0 unchanged" in result.output
+    return inbox, data
+
+
+def test_tables_have_the_expected_counts(loaded: tuple[Path, Path]) -> None:
+    _, data = loaded
+    headline_total = sum(len(case["headlines"]) for case in ACCEPTED)
+    distinct = {headline_id(text) for case in ACCEPTED for text in case["headlines"]}
+    assert counts(data) == {
+        "drops": 24,
+        "articles": 24,
+        "headlines": len(distinct),
+        "drop_headlines": headline_total,
+        "dropped_lines": sum(case["dropped_lines"] for case in ACCEPTED),
+        "rejected_drops": 2,
+        "runs": 1,
+    }
+
+
+@pytest.mark.parametrize("case", ACCEPTED, ids=[case["file"] for case in ACCEPTED])
+def test_each_fixture_lands_as_the_contract_reads_it(loaded: tuple[Path, Path], case: dict) -> None:
+    _, data = loaded
+    (drop_id, encoding, title, body, paragraph_count, warnings), = query(
+        data,
+        "SELECT d.drop_id, d.encoding, a.title, a.body, a.paragraph_count, d.warnings"
+        " FROM drops d JOIN articles a USING (drop_id) WHERE d.file_name = ?",
+        [case["file"]],
+    )
+    assert (encoding, title, paragraph_count) == (case["encoding"], case["title"], len(case["paragraphs"]))
+    assert body.split("\n") == case["paragraphs"]
+    assert query(data, "SELECT string_split(body, chr(10)) FROM articles WHERE drop_id = ?", [drop_id])[0][0] == \
+        case["paragraphs"]
+    headlines = query(data, "SELECT position, text FROM drop_headlines WHERE drop_id = ? ORDER BY position", [drop_id])
+    assert headlines == list(enumerate(case["headlines"], start=1))
+    dropped = query(data, "SELECT count(*) FROM dropped_lines WHERE drop_id = ?", [drop_id])[0][0]
+    assert dropped == case["dropped_lines"]
+    assert ("no_headlines" in warnings) == (not case["headlines"])
+
+
+def test_drop_columns(loaded: tuple[Path, Path]) -> None:
+    _, data = loaded
+    rows = query(data, "SELECT file_name, sequence, name_id, size_bytes, sha256, received_at, run_id FROM drops")
+    for file_name, sequence, name_id, size_bytes, sha256, received_at, run_id in rows:
+        raw = (DROPS / file_name).read_bytes()
+        assert sequence == int(file_name[:3])
+        assert name_id == file_name[4:20]
+        assert (size_bytes, sha256) == (len(raw), hashlib.sha256(raw).hexdigest())
+        assert received_at is not None and run_id
+    encodings = dict(query(data, "SELECT file_name, warnings FROM drops WHERE encoding <> 'utf-8'"))
+    assert "non_utf8" in encodings["017_b1600e147dc1f4c0.txt"]
+    assert "mojibake_repaired" in query(
+        data, "SELECT warnings FROM drops WHERE file_name = '019_38dea78924539b91.txt'")[0][0]
+
+
+def test_rejected_files_are_listed_and_their_bytes_kept(loaded: tuple[Path, Path]) -> None:
+    _, data = loaded
+    rows = query(data, "SELECT file_name, reason, sha256, raw_path, size_bytes FROM rejected_drops ORDER BY file_name")
+    assert [(name, reason) for name, reason, *_ in rows] == [(case["file"], case["reason"]) for case in REJECTED]
+    for file_name, _reason, sha256, raw_path, size_bytes in rows:
+        kept = (data / raw_path).read_bytes()
+        assert kept == (DROPS / file_name).read_bytes()
+        assert (hashlib.sha256(kept).hexdigest(), len(kept)) == (sha256, size_bytes)
+
+
+def test_every_accepted_drop_keeps_its_raw_bytes(loaded: tuple[Path, Path]) -> None:
+    _, data = loaded
+    for file_name, raw_path in query(data, "SELECT file_name, raw_path FROM drops"):
+        assert (data / raw_path).read_bytes() == (DROPS / file_name).read_bytes()
+
+
+def test_headlines_aggregate_agrees_with_drop_headlines(loaded: tuple[Path, Path]) -> None:
+    _, data = loaded
+    mismatched = query(
+        data,
+        "SELECT h.headline_id FROM headlines h JOIN (SELECT headline_id, count(DISTINCT drop_id) n"
+        " FROM drop_headlines GROUP BY ALL) c USING (headline_id) WHERE h.drop_count <> c.n",
+    )
+    assert mismatched == []
+    # 010 lists one headline twice: two positions, one headline row, drop_count 1.
+    repeated = "Man shot dead after attack at Paris Orly airport"
+    assert query(data, "SELECT drop_count FROM headlines WHERE text = ?", [repeated]) == [(1,)]
+
+
+def test_parquet_is_readable_by_every_reader_with_the_same_counts(loaded: tuple[Path, Path]) -> None:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+    import pyarrow.dataset as ds
+
+    _, data = loaded
+    expected = counts(data)
+    for table in TABLES:
+        folder = data / "parquet" / table
+        assert ds.dataset(folder, format="parquet", partitioning="hive").count_rows() == expected[table]
+        assert len(pd.read_parquet(folder)) == expected[table]
+        assert pl.scan_parquet(f"{folder}/**/*.parquet", hive_partitioning=True).select(pl.len()).collect().item() \
+            == expected[table]
+        glob = f"{folder}/**/*.parquet"
+        assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)").fetchall()[0][0] \
+            == expected[table]
+
+
+def test_inbox_is_never_written(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    before = fingerprint(inbox)
+    run(inbox, data)
+    run(inbox, data)
+    assert fingerprint(inbox) == before
+
+
+def test_second_run_is_a_no_op(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    run(inbox, data)
+    before = fingerprint(data, skip=("_state",))
+    tables = {table: table_rows(data, table) for table in TABLES}
+    result = run(inbox, data)
+    assert "26 seen, 0 new, 0 loaded, 0 rejected, 26 unchanged" in result.output
+    assert fingerprint(data, skip=("_state",)) == before
+    assert {table: table_rows(data, table) for table in TABLES} == tables
+
+
+def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    run(inbox, data)
+    first = counts(data)
+
+    (inbox / "900_00000000000000aa.txt").write_text("A new body line.\n\n\nNew headline one\nNew headline two\n")
+    changed = inbox / "002_6661d7f6df6acccf.txt"
+    changed.write_bytes(changed.read_bytes() + b"\n\nAdded headline\nAnother added headline\n")
+    late = inbox / "901_00000000000000bb.txt"
+    late.write_text("A late copy arrived.\n\n\nLate headline\nOther late headline\n")
+    os.utime(late, (978_307_200, 978_307_200))  # mtime in 2001, older than every run
+    renamed = inbox / "copy of 001.txt"
+    renamed.write_bytes((inbox / "001_c780d2942f53d682.txt").read_bytes())
+
+    result = run(inbox, data)
+    assert "29 seen, 4 new, 4 loaded, 0 rejected, 25 unchanged" in result.output
+    after = counts(data)
+    assert after["drops"] == first["drops"] + 4
+    # The changed file is a new version: both versions stay, each with its own drop_id.
+    assert query(data, "SELECT count(*) FROM drops WHERE file_name = '002_6661d7f6df6acccf.txt'") == [(2,)]
+    assert query(data, "SELECT sequence, name_id FROM drops WHERE file_name = 'copy of 001.txt'") == [(None, None)]
+    # The same bytes under a new name are recorded, and body_key shows the copy.
+    copies = query(data, "SELECT copies, file_names FROM duplicate_articles")
+    assert (2, ["001_c780d2942f53d682.txt", "copy of 001.txt"]) in [(n, sorted(f)) for n, f in copies]
+    assert query(data, "SELECT year(received_at) FROM drops WHERE file_name = '901_00000000000000bb.txt'") == [(2001,)]
+
+
+def test_touched_file_with_same_bytes_is_unchanged(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    run(inbox, data)
+    os.utime(inbox / "001_c780d2942f53d682.txt")
+    result = run(inbox, data)
+    assert "0 new, 0 loaded, 0 rejected, 26 unchanged" in result.output
+    assert counts(data)["drops"] == 24
+
+
+def test_rebuild_reproduces_the_same_tables(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    run(inbox, data)
+    (inbox / "900_00000000000000aa.txt").write_text("Second run body.\n\n\nHeadline A\nHeadline B\n")
+    run(inbox, data)
+    before = {table: table_rows(data, table) for table in TABLES if table != "runs"}
+    parquet_before = sorted(p.name for p in (data / "parquet").rglob("*.parquet"))
+    for path in inbox.iterdir():
+        path.unlink()  # rebuild needs only DATA
+    result = newsdrop("rebuild", "--data", str(data))
+    assert result.exit_code == 0, result.output
+    assert {table: table_rows(data, table) for table in TABLES if table != "runs"} == before
+    assert sorted(p.name for p in (data / "parquet").rglob("*.parquet")) == parquet_before
+    assert query(data, "SELECT kind, status FROM runs ORDER BY started_at") == [
+        ("ingest", "succeeded"), ("ingest", "succeeded"), ("rebuild", "succeeded")]

@@ -1,0 +1,62 @@
+"""The real command in its own process, as a user runs it: Prefect's ephemeral API,
+no test harness. A normal run prints no traceback; a failed one prints one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DROPS
+from helpers import counts
+
+from flows.settings import SAMPLE_INBOX
+
+
+def newsdrop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean_env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    clean_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], cwd=cwd, env=clean_env, capture_output=True, text=True,
+        timeout=240, check=False,
+    )
+
+
+def test_run_with_defaults_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
+    result = newsdrop("run", "--settle-seconds", "0", cwd=tmp_path, env={"NEWSDROP_DATA": str(tmp_path / "wh")})
+    assert result.returncode == 0, result.stderr
+    samples = len(list(SAMPLE_INBOX.glob("*.txt")))
+    assert f"{samples} seen, {samples} new" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Error" not in result.stderr
+    assert counts(tmp_path / "wh")["drops"] + counts(tmp_path / "wh")["rejected_drops"] == samples
+
+
+def test_a_failed_run_prints_one_line_and_exits_1(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "_state").write_text("not a folder")
+    result = newsdrop("run", "--inbox", str(DROPS), "--data", str(data), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("newsdrop: ")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "_state").write_text("not a folder")
+    result = newsdrop("run", "--inbox", str(DROPS), "--data", str(data), "--debug", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+def test_help_describes_every_command(tmp_path: Path) -> None:
+    result = newsdrop("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("run", "rebuild"):
+        assert command in result.stdout
+        sub = newsdrop(command, "--help", cwd=tmp_path)
+        assert sub.returncode == 0 and "--data" in sub.stdout and "Example" in sub.stdout
