@@ -60,3 +60,13 @@ def test_parse_drop_name() -> None:
     assert parse_drop_name("12345_E6477BCEACB7F61A.TXT") == DropName(12345, "e6477bceacb7f61a")
     assert parse_drop_name("12_e6477bceacb7f61a.txt") == DropName(None, None)
     assert parse_drop_name("notes.txt") == DropName(None, None)
+
+
+def test_dash_table_is_unicode_dash_punctuation() -> None:
+    import sys
+    import unicodedata
+
+    from transforms.keys import DASHES
+
+    every_dash = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Pd"}
+    assert set(DASHES) | {"-"} == every_dash

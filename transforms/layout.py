@@ -6,6 +6,7 @@ non-blank line can be traced to the one place it ends up.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_HEADLINE_CHARS = 250
@@ -38,7 +39,12 @@ class Layout:
     dropped: tuple[DroppedLine, ...]
 
 
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
 def has_letter(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_LETTER.search(text) is not None
     return any(ch.isalpha() for ch in text)
 
 

@@ -1,0 +1,115 @@
+"""Generate a realistic inbox of N drops in the seed's shape.
+
+Paragraphs one per line, two blank lines, 10-20 headlines that recur across
+drops, trailing blank lines; 3-5 KB on average. A small share is cp1252, CRLF
+or mojibake, as real inboxes have. Real text comes from ../shared/corpora when
+it is present (BBC articles and headline lists), synthetic text otherwise. The
+output depends only on N and the seed.
+
+    python benchmarks/generate.py --count 10000 --out /tmp/inbox
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+from pathlib import Path
+
+DEFAULT_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+BASE_MTIME = 1_700_000_000  # fixed file times: runs do not depend on the clock
+
+_SYNTHETIC_WORDS = (
+    "council government minister market prices rose fell report said company shares bank rail strike "
+    "storm weather police court judge school hospital water energy football match club season players "
+    "film music award festival museum city village harbour ferry election vote party leader plan budget "
+    "year week month today yesterday officials residents workers union talks deal growth sales profits"
+).split()
+
+
+def load_corpus(corpora: Path | None) -> tuple[list[list[str]], list[str]]:
+    """(articles as lists of paragraphs, headline pool)."""
+    if corpora is not None and (corpora / "bbc").is_dir():
+        articles = []
+        for path in sorted((corpora / "bbc").glob("*/*.txt")):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")  # one file of the BBC set is latin-1
+            lines = [line.strip() for line in text.splitlines()]
+            paragraphs = [line for line in lines[1:] if line]
+            if paragraphs:
+                articles.append(paragraphs)
+        headlines = []
+        for path in sorted((corpora / "headlines").glob("*.txt")):
+            headlines.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        return articles, headlines
+    rng = random.Random(0)
+
+    def sentence(words: int) -> str:
+        text = " ".join(rng.choice(_SYNTHETIC_WORDS) for _ in range(words))
+        return text[0].upper() + text[1:] + "."
+
+    articles = [[" ".join(sentence(rng.randint(8, 25)) for _ in range(rng.randint(1, 4)))
+                 for _ in range(rng.randint(4, 10))] for _ in range(500)]
+    headlines = [" ".join(rng.choice(_SYNTHETIC_WORDS) for _ in range(rng.randint(4, 10))).capitalize()
+                 for _ in range(3000)]
+    return articles, headlines
+
+
+def make_drop(rng: random.Random, articles: list[list[str]], headlines: list[str]) -> tuple[str, str, str]:
+    """(text, encoding, line ending) of one drop."""
+    paragraphs = list(rng.choice(articles))
+    while sum(len(p) for p in paragraphs) < rng.randint(1800, 3400):
+        paragraphs += rng.choice(articles)
+    # Recurring headlines: a hot set most pages show, and a long tail.
+    hot = headlines[: max(50, len(headlines) // 40)]
+    listed = [rng.choice(hot) if rng.random() < 0.5 else rng.choice(headlines) for _ in range(rng.randint(10, 20))]
+    text = "\n".join(paragraphs) + "\n\n\n" + "\n".join(listed) + "\n" * rng.randint(1, 4)
+
+    roll = rng.random()
+    if roll < 0.02:
+        return text, "cp1252", "\n"
+    if roll < 0.05:
+        return text, "utf-8", "\r\n"
+    if roll < 0.06:
+        mangled = text.replace("'", "\u2019").replace(" - ", " \u2013 ")
+        broken = mangled.encode("utf-8").decode("cp1252", errors="replace")
+        return broken, "utf-8", "\n"
+    return text, "utf-8", "\n"
+
+
+def generate(count: int, out: Path, seed: int = 1, corpora: Path | None = DEFAULT_CORPORA, start: int = 0) -> int:
+    """Write drops start..start+count-1 into out; returns the bytes written."""
+    articles, headlines = load_corpus(corpora)
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for index in range(start, start + count):
+        rng = random.Random(f"{seed}-{index}")
+        text, encoding, newline = make_drop(rng, articles, headlines)
+        raw = text.replace("\n", newline).encode(encoding, errors="replace")
+        name = f"{index:07d}_{hashlib.sha256(raw).hexdigest()[:16]}.txt"
+        path = out / name
+        path.write_bytes(raw)
+        os.utime(path, (BASE_MTIME + index, BASE_MTIME + index))
+        total += len(raw)
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--start", type=int, default=0, help="index of the first drop (to add drops later)")
+    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA,
+                        help="folder with bbc/ and headlines/; synthetic text when it is missing")
+    args = parser.parse_args()
+    written = generate(args.count, args.out, args.seed, args.corpora, args.start)
+    print(f"{args.count} drops, {written / 1e6:.1f} MB in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
