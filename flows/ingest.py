@@ -8,7 +8,11 @@ The logic lives in warehouse/; these tasks only name the steps.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -20,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.report import RunSummary, publish_artifacts
 from flows.settings import Settings, load_settings
 from warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
+from warehouse.faults import checkpoint
 from warehouse.ingest import Outcome, Plan, commit, discover, finish, new_run_id, recover
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
@@ -49,10 +54,23 @@ def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
     if batches < 2 or settings.workers < 2:
         yield None
         return
-    # forkserver: forking a process that runs Prefect's threads is unsafe.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context) as pool:
+    # spawn: forking a process that runs Prefect's threads is unsafe, and a
+    # forkserver would stand between the run and its workers (see die_with_parent).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context, initializer=die_with_parent) as pool:
         yield pool
+
+
+def die_with_parent() -> None:
+    """A reader process ends when the run that started it does, even by SIGKILL:
+    an orphaned worker would hold the run's pipes and files open."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 @task(name="discover", **RETRY_IO)
@@ -66,9 +84,9 @@ def discover_new_files(layout: DataLayout, ledger: Ledger, settings: Settings, r
 def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
                    pool: Executor | None) -> BatchResult:
     arguments = (spec, candidates, settings.inbox, settings.data, settings.max_bytes)
-    if pool is None:
-        return read_batch(*arguments)
-    return pool.submit(read_batch, *arguments).result()
+    result = read_batch(*arguments) if pool is None else pool.submit(read_batch, *arguments).result()
+    checkpoint("batch-read")
+    return result
 
 
 @task(name="commit", cache_policy=NO_CACHE)

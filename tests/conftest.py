@@ -28,3 +28,19 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_env(prefect_api: None) -> dict[str, str]:
+    """Environment for a newsdrop subprocess that uses the session's Prefect server
+    (a second or so per run, instead of starting an ephemeral API each time)."""
+    from prefect.settings import PREFECT_API_URL
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env.update(
+        PREFECT_API_URL=str(PREFECT_API_URL.value()),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="CRITICAL",
+        NEWSDROP_SETTLE_SECONDS="0",
+    )
+    return env

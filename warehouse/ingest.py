@@ -16,6 +16,7 @@ from pathlib import Path
 
 from warehouse.atomic import move_into_place
 from warehouse.batch import BatchResult, Candidate, remove_staging
+from warehouse.faults import checkpoint
 from warehouse.inbox import list_inbox
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
@@ -63,7 +64,10 @@ def move_committed_files(layout: DataLayout, ledger: Ledger, run_id: str) -> Non
     if not staging.exists():
         return
     committed = {path for _table, path, _run in ledger.parquet_files()}
-    for staged in staging.rglob("*.parquet"):
+    staged_files = sorted(staging.rglob("*.parquet"))
+    for index, staged in enumerate(staged_files):
+        if index == len(staged_files) // 2:
+            checkpoint("moving")
         relative = str(staged.relative_to(staging))
         if relative in committed:
             move_into_place(staged, layout.parquet / relative)
@@ -78,6 +82,7 @@ def discover(layout: DataLayout, ledger: Ledger, inbox: Path, run_id: str, start
     shas = ledger.shas_by_name(item.name for item in fresh)
     candidates = [Candidate(item, frozenset(shas.get(item.name, ()))) for item in fresh]
     batches = [candidates[start : start + batch_size] for start in range(0, len(candidates), batch_size)]
+    checkpoint("discovered")
     return Plan(run_id=run_id, started_at=started_at, seen=len(listing.drops) + len(listing.refused),
                 batches=batches, unchanged=len(listing.drops) - len(fresh),
                 settling=listing.settling, refused=listing.refused)
@@ -127,7 +132,9 @@ def commit(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchRe
     # One sync makes every kept raw file and staged Parquet file durable before the
     # commit point, instead of one fsync per file.
     os.sync()
+    checkpoint("staged")
     ledger.commit_run(plan.run_id, plan.started_at, versions, staged, outcome.counts(plan))
+    checkpoint("committed")
     move_committed_files(layout, ledger, plan.run_id)
     return outcome
 

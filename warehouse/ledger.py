@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from warehouse.faults import checkpoint
+
 RUN_COUNTERS = ("files_seen", "files_new", "drops_loaded", "files_rejected", "files_unchanged", "files_skipped")
 
 
@@ -163,6 +165,7 @@ class Ledger:
             self._set_counts(run_id, counts)
             if parquet_files:
                 self._mark_stale()
+            checkpoint("ledger-commit")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

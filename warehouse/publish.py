@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse.atomic import copy_file
+from warehouse.faults import checkpoint
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger, from_us
 from warehouse.parquet_io import write_parquet
@@ -99,7 +100,9 @@ def publish(layout: DataLayout, ledger: Ledger) -> None:
         con.execute("CHECKPOINT")
     finally:
         con.close()
+    checkpoint("loaded")
     copy_file(layout.working_db, layout.published_db)
+    checkpoint("published")
     ledger.mark_snapshot_fresh()
 
 

@@ -1,0 +1,168 @@
+"""Crashes lose nothing and duplicate nothing.
+
+A run is killed with SIGKILL at every step boundary (deterministic fault
+injection), and at random moments of a real run; the next run must leave every
+table identical, row for row, to a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DROPS
+from helpers import make_inbox, query, table_rows
+
+from benchmarks.generate import generate
+from warehouse.faults import FAULT_ENV, POINTS
+from warehouse.layout import DataLayout
+from warehouse.ledger import Ledger
+
+# Columns that name the run that took a row in: they differ between two
+# otherwise identical histories, everything else must not.
+RUN_COLUMNS = ("run_id", "ingested_at", "rejected_at")
+DATA_TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_lines", "rejected_drops")
+
+
+def newsdrop_process(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--data", str(data), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def newsdrop_run(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    process = newsdrop_process(inbox, data, env, *extra)
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def snapshot(data: Path) -> dict[str, Any]:
+    return {table: table_rows(data, table, exclude=RUN_COLUMNS) for table in DATA_TABLES}
+
+
+def assert_consistent(data: Path) -> None:
+    """No duplicates, nothing in parquet/ that the ledger does not list, Parquet == DuckDB."""
+    import duckdb
+
+    assert query(data, "SELECT count(*) - count(DISTINCT drop_id) FROM drops") == [(0,)]
+    assert query(data, "SELECT count(*) - count(DISTINCT (drop_id, position)) FROM drop_headlines") == [(0,)]
+    layout = DataLayout(data)
+    with Ledger(layout.ledger) as ledger:
+        committed = {path for _table, path, _run in ledger.parquet_files()}
+    on_disk = {str(path.relative_to(layout.parquet)) for path in layout.parquet.rglob("*.parquet")
+               if path.parts[-3] not in ("headlines", "runs") and path.parent.name not in ("headlines", "runs")}
+    assert on_disk == committed
+    assert not list(layout.parquet.rglob(".*.tmp"))
+    for table in ("drops", "articles", "drop_headlines", "rejected_drops"):
+        glob = str(layout.parquet / table / "**" / "*.parquet")
+        in_parquet = duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0] \
+            if list((layout.parquet / table).rglob("*.parquet")) else 0
+        assert in_parquet == query(data, f"SELECT count(*) FROM {table}")[0][0]
+
+
+@pytest.fixture(scope="module")
+def clean_reference(tmp_path_factory: pytest.TempPathFactory, prefect_env: dict[str, str]) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("reference")
+    inbox, data = make_inbox(root / "inbox", DROPS), root / "data"
+    result = newsdrop_run(inbox, data, prefect_env, "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    return snapshot(data)
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_at_each_step_then_rerun_equals_a_clean_run(
+    point: str, tmp_path: Path, prefect_env: dict[str, str], clean_reference: dict[str, Any]
+) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    # Small batches, so that a kill can fall between batches and in the middle of moving files.
+    env = {**prefect_env, FAULT_ENV: point, "NEWSDROP_BATCH_SIZE": "5"}
+    killed = newsdrop_run(inbox, data, env)
+    assert killed.returncode == -signal.SIGKILL, (point, killed.returncode, killed.stderr)
+
+    rerun = newsdrop_run(inbox, data, {**prefect_env, "NEWSDROP_BATCH_SIZE": "5"})
+    assert rerun.returncode == 0, rerun.stderr
+    assert snapshot(data) == clean_reference
+    assert_consistent(data)
+    statuses = [status for (status,) in query(data, "SELECT status FROM runs ORDER BY started_at")]
+    assert statuses[-1] == "succeeded"
+    assert "running" not in statuses and "committed" not in statuses
+
+
+def test_a_failure_inside_a_batch_fails_cleanly_and_keeps_what_was_committed(
+    tmp_path: Path, prefect_env: dict[str, str]
+) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    first = sorted(DROPS.glob("*.txt"))[:10]
+    early = make_inbox(tmp_path / "early", DROPS)
+    for path in early.iterdir():
+        if path.name not in {p.name for p in first}:
+            path.unlink()
+    assert newsdrop_run(early, data, prefect_env).returncode == 0
+    before = snapshot(data)
+
+    failed = newsdrop_run(inbox, data, {**prefect_env, FAULT_ENV: "batch-read:enospc"})
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [failed.stderr.strip()]
+    assert "No space left on device" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert snapshot(data) == before
+    assert_consistent(data)
+    with Ledger(DataLayout(data).ledger) as ledger:
+        runs = ledger.runs()
+    assert [run["status"] for run in runs] == ["succeeded", "failed"]
+    assert runs[-1]["error"].startswith("OSError")
+
+    assert newsdrop_run(inbox, data, prefect_env).returncode == 0
+    assert query(data, "SELECT count(*) FROM drops") == [(24,)]
+    assert_consistent(data)
+
+
+def random_kills(tmp_path: Path, prefect_env: dict[str, str], drops: int, kills: int, seed: int) -> dict[str, int]:
+    """Grow the inbox by a chunk before each attempt, so that every attempt has work to
+    be killed in; kill each at a random moment; then finish and compare with a clean run."""
+    inbox, data, reference = tmp_path / "inbox", tmp_path / "data", tmp_path / "reference"
+    env = {**prefect_env, "NEWSDROP_BATCH_SIZE": "200"}
+    chunk = drops // kills
+    rng = random.Random(seed)
+    outcome = {"killed": 0, "finished_before_kill": 0}
+    generate(chunk, inbox, seed=seed, corpora=None)
+    started = time.monotonic()
+    assert newsdrop_run(inbox, data, env).returncode == 0  # also measures one chunk's run time
+    chunk_seconds = time.monotonic() - started
+    for attempt in range(1, kills):
+        generate(chunk, inbox, seed=seed, corpora=None, start=attempt * chunk)
+        process = newsdrop_process(inbox, data, env)
+        time.sleep(rng.uniform(0.1, chunk_seconds))
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            outcome["killed"] += 1
+        else:
+            outcome["finished_before_kill"] += 1
+        process.wait(timeout=60)
+    assert newsdrop_run(inbox, data, env).returncode == 0
+    assert newsdrop_run(inbox, reference, env).returncode == 0
+    assert snapshot(data) == snapshot(reference)
+    assert query(data, "SELECT count(*) FROM drops") == [(chunk * kills,)]
+    assert_consistent(data)
+    return outcome
+
+
+def test_random_sigkills_during_a_real_run(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+    outcome = random_kills(tmp_path, prefect_env, drops=2000, kills=5, seed=7)
+    print(outcome)
+    assert outcome["killed"] >= 2, outcome
+
+
+@pytest.mark.slow
+def test_many_random_sigkills(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+    outcome = random_kills(tmp_path, prefect_env, drops=6000, kills=30, seed=11)
+    print(outcome)
+    assert outcome["killed"] >= 15, outcome
