@@ -29,6 +29,7 @@ class RunSummary:
     seconds: float
     published: bool
     rejects: list[tuple[str, str]] = field(default_factory=list)
+    skips: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
     def of_ingest(cls, settings: Settings, plan: Plan, outcome: Outcome, published: bool,
@@ -41,7 +42,7 @@ class RunSummary:
             skipped=counts["files_skipped"], settling=len(plan.settling),
             rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
             seconds=(datetime.now(UTC) - started_at).total_seconds(), published=published,
-            rejects=outcome.rejects,
+            rejects=outcome.rejects, skips=outcome.skips,
         )
 
     @classmethod
@@ -63,9 +64,10 @@ class RunSummary:
             + (f", {self.settling} still being written (next run)" if self.settling else ""),
             "  rows: " + ", ".join(f"{table} +{count}" for table, count in self.rows.items()),
         ]
-        out.extend(f"  rejected {name}: {reason}" for name, reason in self.rejects[:20])
+        out.extend(f"  rejected {name!r}: {reason}" for name, reason in self.rejects[:20])
         if len(self.rejects) > 20:
             out.append(f"  ... and {len(self.rejects) - 20} more (see the rejected_drops table)")
+        out.extend(f"  skipped {name!r}: {why}" for name, why in self.skips[:20])
         return out
 
 

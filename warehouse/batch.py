@@ -85,6 +85,7 @@ def _keep_large(layout: DataLayout, path: Path) -> str:
 
 def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path, data: Path, max_bytes: int) -> BatchResult:
     layout = DataLayout(data)
+    inbox_real = inbox.resolve()
     part = spec.part
     records = BatchRecords(run_id=spec.run_id, ingested_at=spec.ingested_at)
     result = BatchResult(part=part)
@@ -92,6 +93,10 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path, data: 
     for candidate in candidates:
         listed = candidate.listed
         path = candidate.source or inbox / listed.name
+        if candidate.source is None and path.is_symlink() and Path(os.path.realpath(path)).parent != inbox_real:
+            # Checked again at read time: the link may have been swapped since the listing.
+            result.skipped.append((listed.name, "symlink_outside_inbox"))
+            continue
         received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
         outcome: Rejected | None = None
         try:

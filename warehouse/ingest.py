@@ -93,18 +93,22 @@ class Outcome:
     loaded: int = 0
     rejected: int = 0
     unchanged: int = 0
-    skipped: int = 0
     rows: dict[str, int] = field(default_factory=dict)
-    rejects: list[tuple[str, str]] = field(default_factory=list)
+    rejects: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
+
+    @property
+    def skipped(self) -> int:
+        return len(self.skips)
 
     @classmethod
     def of_results(cls, results: list[BatchResult], refused: list[tuple[str, str]] | None = None) -> Outcome:
-        outcome = cls(rejects=list(refused or []))
+        outcome = cls(skips=list(refused or []))
         for result in results:
             outcome.loaded += result.loaded
             outcome.rejected += result.rejected
             outcome.unchanged += result.unchanged
-            outcome.skipped += len(result.skipped)
+            outcome.skips.extend(result.skipped)
             outcome.rejects.extend(result.rejects)
             for table, count in result.rows.items():
                 outcome.rows[table] = outcome.rows.get(table, 0) + count
@@ -121,7 +125,7 @@ class Outcome:
             "drops_loaded": self.loaded,
             "files_rejected": self.rejected,
             "files_unchanged": plan.unchanged + self.unchanged,
-            "files_skipped": self.skipped + len(plan.refused),
+            "files_skipped": self.skipped,
         }
 
 

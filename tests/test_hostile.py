@@ -1,0 +1,179 @@
+"""Hostile inputs and file-system surprises: each is rejected or skipped with a
+reason, never a crash, and nothing outside the inbox is read."""
+
+from __future__ import annotations
+
+import builtins
+import codecs
+import gzip
+import hashlib
+import os
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DROPS
+from fuzz_reader import fuzz
+from helpers import counts, make_inbox, newsdrop, query, run
+
+from warehouse.batch import BatchSpec, Candidate, read_batch
+from warehouse.inbox import Listed, list_inbox
+
+SAMPLE = (DROPS / "001_c780d2942f53d682.txt").read_bytes()
+
+
+def test_fuzzed_inputs_are_read_or_rejected() -> None:
+    seen = fuzz(3000, seed=42)
+    assert seen["read"] > 0 and seen["rejected"] > 0
+
+
+def candidate(folder: Path, name: str) -> Candidate:
+    stat = (folder / name).stat() if (folder / name).exists() else None
+    return Candidate(Listed(name, stat.st_size if stat else 10, stat.st_mtime_ns if stat else 0))
+
+
+def batch(inbox: Path, data: Path, names: list[str], max_bytes: int = 1 << 24) -> Any:
+    spec = BatchSpec("run", datetime.now(UTC), 0, "run")
+    return read_batch(spec, [candidate(inbox, name) for name in names], inbox, data, max_bytes)
+
+
+def test_a_file_that_vanishes_before_reading_is_skipped(tmp_path: Path) -> None:
+    result = batch(tmp_path, tmp_path / "data", ["gone.txt"])
+    assert result.skipped == [("gone.txt", "vanished")]
+    assert result.versions == []
+
+
+def test_permission_denied_rejects_that_file_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "locked.txt").write_bytes(SAMPLE)
+    (tmp_path / "fine.txt").write_bytes(SAMPLE)
+    real_open = builtins.open
+
+    def guarded_open(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(file).endswith("locked.txt"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    result = batch(tmp_path, tmp_path / "data", ["locked.txt", "fine.txt"])
+    assert result.rejects == [("locked.txt", "unreadable")]
+    assert result.loaded == 1
+
+
+def test_too_large_is_rejected_without_reading_it_whole(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as handle:
+        for _ in range(40):
+            handle.write(os.urandom(1 << 20))
+    data = tmp_path / "data"
+    tracemalloc.start()
+    result = batch(tmp_path, data, ["big.txt"], max_bytes=1 << 20)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.rejects == [("big.txt", "too_large")]
+    assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB while keeping a 40 MB file"
+    sha = result.versions[0].sha256
+    assert sha == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert (data / "raw" / sha[:2] / sha).stat().st_size == 40 << 20
+
+
+def test_listing_skips_in_progress_names_and_unsettled_files(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt.part", "c.tmp", ".hidden.txt", "d.txt~", "e.md"):
+        (tmp_path / name).write_bytes(SAMPLE)
+    (tmp_path / "folder.txt").mkdir()
+    old = time.time() - 60
+    for name in ("a.txt",):
+        os.utime(tmp_path / name, (old, old))
+    (tmp_path / "fresh.txt").write_bytes(SAMPLE)
+    listing = list_inbox(tmp_path, settle_seconds=5)
+    assert [item.name for item in listing.drops] == ["a.txt"]
+    assert listing.settling == ["fresh.txt"]
+
+
+def test_symlinks_out_of_the_inbox_are_not_followed(tmp_path: Path) -> None:
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Secret body.\n\n\nSecret headline\nOther secret\n")
+    (inbox / "real.txt").write_bytes(SAMPLE)
+    (inbox / "escape.txt").symlink_to(outside / "secret.txt")
+    (inbox / "alias.txt").symlink_to(inbox / "real.txt")
+    listing = list_inbox(inbox, settle_seconds=0)
+    assert listing.refused == [("escape.txt", "symlink_outside_inbox")]
+    assert [item.name for item in listing.drops] == ["alias.txt", "real.txt"]
+
+
+def test_a_symlink_swapped_after_listing_is_still_not_followed(tmp_path: Path) -> None:
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(SAMPLE)
+    (inbox / "swap.txt").write_bytes(SAMPLE)
+    listed = candidate(inbox, "swap.txt")
+    (inbox / "swap.txt").unlink()
+    (inbox / "swap.txt").symlink_to(outside / "secret.txt")
+    result = read_batch(BatchSpec("run", datetime.now(UTC), 0, "run"), [listed], inbox, tmp_path / "data", 1 << 24)
+    assert result.skipped == [("swap.txt", "symlink_outside_inbox")]
+    assert result.loaded == 0
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_hostile_file_names_work_end_to_end(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    names = ["with space.txt", "quote'\"s.txt", "semi;colon; DROP TABLE drops;.txt", "ünïcødé 新闻.txt",
+             "-leading-dash.txt", "--help.txt", "new\nline.txt", "$(touch pwned).txt", "back\\slash.txt"]
+    for name in names:
+        (inbox / name).write_bytes(SAMPLE)
+    result = run(inbox, data)
+    assert f"{len(names)} loaded" in result.output
+    assert sorted(row[0] for row in query(data, "SELECT file_name FROM drops")) == sorted(names)
+    assert not Path("pwned").exists() and not (inbox / "pwned").exists()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_mass_bad_input_rejects_exactly_the_bad_half(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    hostile = {
+        "binary": [gzip.compress(SAMPLE), b"\x89PNG\r\n\x1a\n" + os.urandom(200), b"text\x00with nul"],
+        "empty": [b"", b"   \n\t\n"],
+        "undecodable": [codecs.BOM_UTF16_LE + b"\x00\xd8\x41"],
+        "too_large": [SAMPLE * 30],
+    }
+    expected: dict[str, int] = {}
+    index = 0
+    for reason, payloads in hostile.items():
+        for _ in range(1000 // 4):
+            (inbox / f"bad_{index:05d}.txt").write_bytes(payloads[index % len(payloads)])
+            expected[reason] = expected.get(reason, 0) + 1
+            index += 1
+    for good in range(1000):
+        (inbox / f"good_{good:05d}.txt").write_bytes(SAMPLE.replace(b"Quarterly", f"Quarterly {good}".encode()))
+    result = run(inbox, data, "--workers", "2")
+    assert "2000 seen, 2000 new, 1000 loaded, 1000 rejected" in result.output
+    assert dict(query(data, "SELECT reason, count(*) FROM rejected_drops GROUP BY reason")) == expected
+    assert query(data, "SELECT count(*) FROM rejected_drops WHERE file_name LIKE 'good%'") == [(0,)]
+    assert counts(data)["drops"] == 1000
+
+
+@pytest.fixture(autouse=True)
+def small_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDROP_MAX_BYTES", str(64 * 1024))
+
+
+def test_unsettled_files_wait_for_the_next_run(tmp_path: Path, prefect_api: None) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    old = time.time() - 600
+    for path in inbox.iterdir():
+        os.utime(path, (old, old))
+    (inbox / "still_writing.txt").write_bytes(SAMPLE)
+    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "30")
+    assert result.exit_code == 0
+    assert "1 still being written (next run)" in result.output
+    assert query(data, "SELECT count(*) FROM drops WHERE file_name = 'still_writing.txt'") == [(0,)]
+    os.utime(inbox / "still_writing.txt", (old, old))
+    newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "30")
+    assert query(data, "SELECT count(*) FROM drops WHERE file_name = 'still_writing.txt'") == [(1,)]
