@@ -25,11 +25,12 @@ from flows.report import RunSummary, publish_artifacts
 from flows.settings import Settings, load_settings
 from warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from warehouse.faults import checkpoint
-from warehouse.ingest import Outcome, Plan, commit, discover, finish, new_run_id, recover
+from warehouse.ingest import Outcome, Plan, check_quality, commit, discover, finish, new_run_id, recover
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
 from warehouse.lock import run_lock
 from warehouse.publish import publish
+from warehouse.quality import CheckResult
 from warehouse.rebuild import commit_rebuild, plan_rebuild
 
 
@@ -89,9 +90,16 @@ def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Setti
     return result
 
 
+@task(name="check-quality", cache_policy=NO_CACHE)
+def check_staged_quality(layout: DataLayout, ledger: Ledger, plan: Plan,
+                         results: list[BatchResult]) -> list[CheckResult]:
+    return check_quality(layout, ledger, plan, results)
+
+
 @task(name="commit", cache_policy=NO_CACHE)
-def commit_batches(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult]) -> Outcome:
-    return commit(layout, ledger, plan, results)
+def commit_batches(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult],
+                   checks: list[CheckResult]) -> Outcome:
+    return commit(layout, ledger, plan, results, checks)
 
 
 @task(name="publish", **RETRY_IO)
@@ -133,12 +141,13 @@ def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[st
                 for part, candidates in enumerate(plan.batches)
             ]
             results = read_all(batches, settings)
-            outcome = commit_batches(layout, ledger, plan, results)
+            checks = check_staged_quality(layout, ledger, plan, results)
+            outcome = commit_batches(layout, ledger, plan, results, checks)
             published = publish_snapshot(layout, ledger, plan, outcome)
         except BaseException as error:
             ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
             raise
-        summary = RunSummary.of_ingest(settings, plan, outcome, published, started_at)
+        summary = RunSummary.of_ingest(settings, plan, outcome, published, started_at, checks)
     return report(summary)
 
 

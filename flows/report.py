@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.settings import Settings
 from warehouse.ingest import Outcome, Plan
+from warehouse.quality import CheckResult
 
 ROW_TABLES = ("drops", "articles", "drop_headlines", "dropped_lines", "rejected_drops")
 
@@ -30,10 +31,11 @@ class RunSummary:
     published: bool
     rejects: list[tuple[str, str]] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
 
     @classmethod
     def of_ingest(cls, settings: Settings, plan: Plan, outcome: Outcome, published: bool,
-                  started_at: datetime) -> RunSummary:
+                  started_at: datetime, checks: list[CheckResult]) -> RunSummary:
         counts = outcome.counts(plan)
         return cls(
             run_id=plan.run_id, kind="ingest", data=str(settings.data),
@@ -42,7 +44,7 @@ class RunSummary:
             skipped=counts["files_skipped"], settling=len(plan.settling),
             rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
             seconds=(datetime.now(UTC) - started_at).total_seconds(), published=published,
-            rejects=outcome.rejects, skips=outcome.skips,
+            rejects=outcome.rejects, skips=outcome.skips, checks=checks,
         )
 
     @classmethod
@@ -68,6 +70,10 @@ class RunSummary:
         if len(self.rejects) > 20:
             out.append(f"  ... and {len(self.rejects) - 20} more (see the rejected_drops table)")
         out.extend(f"  skipped {name!r}: {why}" for name, why in self.skips[:20])
+        if self.checks:
+            failed = [check for check in self.checks if not check.passed]
+            out.append(f"  quality: {len(self.checks) - len(failed)}/{len(self.checks)} checks passed")
+            out.extend(f"  {check.severity}: {check.check} ({check.detail})" for check in failed)
         return out
 
 
@@ -86,6 +92,13 @@ def publish_artifacts(summary: RunSummary) -> None:
         ],
         description=f"newsdrop {summary.kind} run {summary.run_id} on {summary.data}",
     )
+    if summary.checks:
+        create_table_artifact(
+            key=f"newsdrop-{summary.kind}-quality",
+            table=[{"check": c.check, "severity": c.severity, "passed": c.passed, "detail": c.detail}
+                   for c in summary.checks],
+            description=f"Data-quality checks of run {summary.run_id}",
+        )
     rejects = "\n".join(f"| `{name}` | {reason} |" for name, reason in summary.rejects) or "| | none |"
     create_markdown_artifact(
         key=f"newsdrop-{summary.kind}-rejects",

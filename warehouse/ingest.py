@@ -20,7 +20,8 @@ from warehouse.faults import checkpoint
 from warehouse.inbox import list_inbox
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
-from warehouse.publish import publish
+from warehouse.publish import check_run, publish
+from warehouse.quality import CheckResult, failed_errors
 
 
 def new_run_id(now: datetime) -> str:
@@ -129,7 +130,28 @@ class Outcome:
         }
 
 
-def commit(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult]) -> Outcome:
+class QualityCheckFailed(RuntimeError):
+    """An error-severity check failed with the run's rows in place: the run is not committed."""
+
+
+def check_quality(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult]) -> list[CheckResult]:
+    """Run the checks with the run's staged rows in place. Raises QualityCheckFailed,
+    after recording the results, when an error check fails."""
+    staged = [item for result in results for item in result.staged]
+    if not staged:
+        return []
+    outcome = Outcome.of_results(results)
+    checks = check_run(layout, ledger, plan.run_id, staged, outcome.loaded, outcome.rejected)
+    failed = failed_errors(checks)
+    if failed:
+        ledger.record_checks(plan.run_id, datetime.now(UTC), checks)
+        names = "; ".join(f"{check.check} ({check.detail})" for check in failed)
+        raise QualityCheckFailed(f"quality check failed, nothing committed: {names}")
+    return checks
+
+
+def commit(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult],
+           checks: list[CheckResult]) -> Outcome:
     outcome = Outcome.of_results(results, plan.refused)
     versions = [version for result in results for version in result.versions]
     staged = [item for result in results for item in result.staged]
@@ -138,6 +160,7 @@ def commit(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchRe
     os.sync()
     checkpoint("staged")
     ledger.commit_run(plan.run_id, plan.started_at, versions, staged, outcome.counts(plan))
+    ledger.record_checks(plan.run_id, datetime.now(UTC), checks)
     checkpoint("committed")
     move_committed_files(layout, ledger, plan.run_id)
     return outcome

@@ -171,18 +171,39 @@ class Ledger:
             self._db.execute("ROLLBACK")
             raise
 
-    def replace_parquet_files(self, parquet_files: Iterable[tuple[str, str, str]], run_id: str) -> None:
-        """Rebuild's commit point: the new file list replaces the old one whole."""
+    def replace_parquet_files(self, parquet_files: Iterable[tuple[str, str, str]], run_id: str,
+                              versions: Iterable[FileVersion]) -> None:
+        """Rebuild's commit point: the new file list replaces the old one whole, and each
+        kept version's outcome follows the current rules (a reject may now be a drop)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.execute("DELETE FROM parquet_files")
             self._db.executemany("INSERT INTO parquet_files VALUES (?, ?, ?)", parquet_files)
+            self._db.executemany(
+                "UPDATE file_versions SET outcome = ? WHERE file_name = ? AND size_bytes = ? AND mtime_ns = ?",
+                ((v.outcome, v.file_name, v.size_bytes, v.mtime_ns) for v in versions),
+            )
             self._db.execute("UPDATE runs SET status = 'committed' WHERE run_id = ?", (run_id,))
             self._mark_stale()
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def outcome_totals(self) -> dict[str, int]:
+        """Committed file versions by outcome: what drops and rejected_drops must hold."""
+        return dict(self._db.execute("SELECT outcome, count(*) FROM file_versions GROUP BY outcome").fetchall())
+
+    def record_checks(self, run_id: str, checked_at: datetime, results: Iterable[Any]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO quality_checks VALUES (?, ?, ?, ?, ?, ?)",
+            ((run_id, r.check, r.severity, int(r.passed), r.detail, to_us(checked_at)) for r in results),
+        )
+
+    def quality_checks(self) -> list[dict[str, Any]]:
+        cursor = self._db.execute("SELECT * FROM quality_checks ORDER BY checked_us, run_id, check_name")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     # -- snapshot freshness ---------------------------------------------------
 

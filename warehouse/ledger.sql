@@ -40,6 +40,17 @@ CREATE TABLE IF NOT EXISTS parquet_files (
 
 CREATE INDEX IF NOT EXISTS parquet_files_by_run ON parquet_files (run_id);
 
+-- Results of the data-quality checks of each run (warehouse.quality).
+CREATE TABLE IF NOT EXISTS quality_checks (
+    run_id          TEXT NOT NULL,
+    check_name      TEXT NOT NULL,
+    severity        TEXT NOT NULL,
+    passed          INTEGER NOT NULL,
+    detail          TEXT NOT NULL,
+    checked_us      INTEGER NOT NULL,
+    PRIMARY KEY (run_id, check_name)
+) WITHOUT ROWID;
+
 -- Small facts about the warehouse as a whole, e.g. snapshot_stale = 1 from a
 -- commit until the snapshot that shows it is published.
 CREATE TABLE IF NOT EXISTS meta (

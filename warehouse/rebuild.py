@@ -41,7 +41,8 @@ def commit_rebuild(layout: DataLayout, ledger: Ledger, rebuild_run_id: str,
     for spec, result in zip(specs, results, strict=True):
         files.extend((path, table, spec.run_id) for table, path in result.staged)
     os.sync()
-    ledger.replace_parquet_files(files, rebuild_run_id)
+    versions = [version for result in results for version in result.versions]
+    ledger.replace_parquet_files(files, rebuild_run_id, versions)
     move_committed_files(layout, ledger, rebuild_run_id)
     prune_uncommitted(layout, ledger)
     reset_working_db(layout)

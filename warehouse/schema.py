@@ -107,6 +107,18 @@ RUNS = pa.schema(
     ]
 )
 
+# Written from the ledger at every publish: each run's data-quality results.
+QUALITY_CHECKS = pa.schema(
+    [
+        pa.field("check", pa.string(), nullable=False),
+        pa.field("severity", pa.string(), nullable=False),
+        pa.field("passed", pa.bool_(), nullable=False),
+        pa.field("detail", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("checked_at", TIMESTAMP, nullable=False),
+    ]
+)
+
 # Tables written by each ingest batch, one Parquet file per batch ("part").
 PER_RUN_TABLES: dict[str, pa.Schema] = {
     "drops": DROPS,
@@ -120,6 +132,7 @@ PER_RUN_TABLES: dict[str, pa.Schema] = {
 DERIVED_TABLES: dict[str, pa.Schema] = {
     "headlines": HEADLINES,
     "runs": RUNS,
+    "quality_checks": QUALITY_CHECKS,
 }
 
 ALL_TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **DERIVED_TABLES}
