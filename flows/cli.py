@@ -2,6 +2,8 @@
 
     newsdrop run --inbox DIR --data DIR     take in the new drops of an inbox
     newsdrop rebuild --data DIR             re-read every kept drop with the current rules
+    newsdrop status --data DIR              last run, backlog, totals, freshness
+    newsdrop sql "SELECT ..."               a read-only query on the published snapshot
 
 Prefect is imported only inside the commands, after its settings are defaulted,
 so that `--help` is instant and a normal run prints no server noise.
@@ -9,8 +11,12 @@ so that `--help` is instant and a normal run prints no server noise.
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 import os
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -135,6 +141,100 @@ def rebuild(
         typer.echo(line)
 
 
+@app.command()
+def status(
+    data: DataOption = None,
+    inbox: InboxOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")] = False,
+) -> None:
+    """Show the last run, the backlog, totals per table, the last run's rejects and freshness.
+
+    Safe while a run is going: it reads the ledger read-only and the committed
+    Parquet files, never the analysts' database.
+
+    Example:
+
+        newsdrop status --data /srv/newsdrop --json | jq .last_run.status
+    """
+    from flows.settings import load_settings
+    from warehouse.status import status_lines, warehouse_status
+
+    settings = load_settings(data=data, inbox=inbox)
+    try:
+        # The backlog needs a real inbox: the bundled sample is only the default for `run`.
+        chosen_inbox = settings.inbox if "inbox" in settings.model_fields_set else None
+        report = warehouse_status(settings.data, chosen_inbox)
+    except Exception as error:
+        _fail(error, debug=False)
+        return
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    for line in status_lines(report):
+        typer.echo(line)
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="The SQL to run, e.g. \"SELECT count(*) FROM articles\".")],
+    data: DataOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
+) -> None:
+    """Run a read-only query against the current published snapshot.
+
+    Examples:
+
+        newsdrop sql "SELECT text, drop_count FROM headlines ORDER BY drop_count DESC LIMIT 10"
+
+        newsdrop sql --format csv "FROM daily_ingest" > daily.csv
+
+        newsdrop sql --format json "SELECT reason, count(*) AS n FROM rejected_drops GROUP BY reason"
+    """
+    import duckdb
+
+    from flows.settings import load_settings
+
+    settings = load_settings(data=data)
+    database = settings.data / "news.duckdb"
+    if not database.exists():
+        typer.echo(f"newsdrop: no published snapshot at {database}: run `newsdrop run` first", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            cursor = con.execute(query)
+            columns = [column[0] for column in cursor.description or []]
+            rows = cursor.fetchall()
+    except duckdb.Error as error:
+        typer.echo(f"newsdrop: {str(error).splitlines()[0]}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    _print_rows(columns, rows, output)
+
+
+def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputFormat) -> None:
+    if output is OutputFormat.json:
+        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str,
+                              ensure_ascii=False))
+    elif output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, show_lines=False)
+        for row in rows:
+            table.add_row(*("NULL" if value is None else str(value) for value in row))
+        Console(soft_wrap=False).print(table)
+        typer.echo(f"{len(rows)} row(s)")
+
+
 def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
@@ -143,9 +243,10 @@ def _print_next_steps(data: Path) -> None:
     database = data / "news.duckdb"
     if not database.exists():
         return
-    typer.echo(f"query it:  duckdb -readonly {database} \"SELECT count(*) FROM articles\"")
-    typer.echo(f"      or:  python -c \"import duckdb; print(duckdb.connect('{database}', read_only=True)"
-               ".sql('SELECT title, paragraph_count FROM articles LIMIT 5'))\"")
+    data_option = "" if data == Path("data") else f" --data {data}"
+    example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
+    typer.echo(f"query it:  newsdrop sql{data_option} \"{example}\"")
+    typer.echo(f"       or: duckdb -readonly {database}   (any DuckDB client; docs/warehouse.md lists the tables)")
 
 
 def main() -> None:

@@ -139,15 +139,15 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path, data: 
         kept = not (isinstance(reading, Rejected) and reading.reason == "unreadable")
         raw_path = str(layout.raw_path(sha256).relative_to(layout.root)) if kept else ""
         facts = FileFacts(listed.name, sha256, listed.size_bytes, received_at, raw_path)
-        loaded = records.add(facts, reading) is not None
+        records.add(facts, reading)
+        reason = reading.reason if isinstance(reading, Rejected) else None
         result.versions.append(FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, sha256,
-                                           "loaded" if loaded else "rejected", part))
-        if loaded:
+                                           "rejected" if reason else "loaded", part, reason))
+        if reason is None:
             result.loaded += 1
         else:
-            assert isinstance(reading, Rejected)
             result.rejected += 1
-            result.rejects.append((listed.name, reading.reason))
+            result.rejects.append((listed.name, reason))
 
     stage_records(layout, records, spec, result)
     return result

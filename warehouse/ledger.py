@@ -36,6 +36,7 @@ class FileVersion:
     sha256: str
     outcome: str  # loaded | rejected | unchanged
     part: int
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +53,25 @@ class KeptVersion:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """read_only: for status and other readers, which must never block a run."""
+        if read_only:
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       timeout=60)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below).
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=60)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript((Path(__file__).parent / "ledger.sql").read_text())
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an earlier version up to ledger.sql."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(file_versions)")}
+        if "reason" not in columns:
+            self._db.execute("ALTER TABLE file_versions ADD COLUMN reason TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -153,8 +166,8 @@ class Ledger:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany(
-                "INSERT OR REPLACE INTO file_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((v.file_name, v.size_bytes, v.mtime_ns, v.sha256, v.outcome, run_id, v.part, ingested_us)
+                "INSERT OR REPLACE INTO file_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((v.file_name, v.size_bytes, v.mtime_ns, v.sha256, v.outcome, run_id, v.part, ingested_us, v.reason)
                  for v in versions),
             )
             self._db.executemany(
@@ -180,8 +193,9 @@ class Ledger:
             self._db.execute("DELETE FROM parquet_files")
             self._db.executemany("INSERT INTO parquet_files VALUES (?, ?, ?)", parquet_files)
             self._db.executemany(
-                "UPDATE file_versions SET outcome = ? WHERE file_name = ? AND size_bytes = ? AND mtime_ns = ?",
-                ((v.outcome, v.file_name, v.size_bytes, v.mtime_ns) for v in versions),
+                "UPDATE file_versions SET outcome = ?, reason = ?"
+                " WHERE file_name = ? AND size_bytes = ? AND mtime_ns = ?",
+                ((v.outcome, v.reason, v.file_name, v.size_bytes, v.mtime_ns) for v in versions),
             )
             self._db.execute("UPDATE runs SET status = 'committed' WHERE run_id = ?", (run_id,))
             self._mark_stale()
@@ -189,6 +203,16 @@ class Ledger:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def rejects_of_last_finished_run(self) -> list[tuple[str, str]]:
+        row = self._db.execute(
+            "SELECT run_id FROM runs WHERE kind = 'ingest' AND status = 'succeeded' ORDER BY started_us DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return []
+        return list(self._db.execute(
+            "SELECT file_name, coalesce(reason, '') FROM file_versions WHERE run_id = ? AND outcome = 'rejected'"
+            " ORDER BY file_name", (row[0],)))
 
     def outcome_totals(self) -> dict[str, int]:
         """Committed file versions by outcome: what drops and rejected_drops must hold."""

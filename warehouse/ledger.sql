@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS file_versions (
     run_id          TEXT NOT NULL,
     part            INTEGER NOT NULL,
     ingested_us     INTEGER NOT NULL,
+    reason          TEXT,                       -- why it was rejected
     PRIMARY KEY (file_name, size_bytes, mtime_ns)
 ) WITHOUT ROWID;
 
