@@ -142,6 +142,60 @@ def rebuild(
 
 
 @app.command()
+def serve(
+    inbox: InboxOption = None,
+    data: DataOption = None,
+    every: Annotated[float | None, typer.Option(help="Run every SECONDS.")] = None,
+    cron: Annotated[str | None, typer.Option(help='Run on a cron schedule, e.g. "*/5 * * * *" (UTC).')] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Fail a run that takes longer than SECONDS (default 6 hours).")
+    ] = None,
+    verbose: VerboseOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Run the ingest flow on a schedule until stopped (Ctrl-C or SIGTERM).
+
+    Uses the Prefect server at PREFECT_API_URL when it is set. Otherwise it
+    starts a local one (127.0.0.1, data under DATA/_state/prefect or
+    PREFECT_HOME) and stops it on exit. Runs never overlap: a run that comes due
+    while one is going is cancelled by the deployment's concurrency limit (1,
+    CANCEL_NEW), and the run lock on DATA stops any other newsdrop process.
+
+    Examples:
+
+        newsdrop serve --inbox /srv/drops --data /srv/newsdrop --every 300
+
+        newsdrop serve --inbox /srv/drops --data /srv/newsdrop --cron "0 * * * *"
+    """
+    if (every is None) == (cron is None):
+        typer.echo("newsdrop: give exactly one of --every SECONDS or --cron EXPR", err=True)
+        raise typer.Exit(2)
+    _quiet_prefect(verbose, debug)
+    if timeout is not None:
+        os.environ["NEWSDROP_RUN_TIMEOUT_SECONDS"] = str(timeout)  # read by each run's process
+    if every is not None:
+        # The runner looks for due runs every 10 s by default: too slow for a short period.
+        os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))
+    from flows.settings import load_settings
+
+    settings = load_settings(inbox=inbox, data=data)
+    try:
+        from flows.server import prefect_api
+
+        with prefect_api(settings.data / "_state" / "prefect") as api_url:
+            from flows.schedule import serve_ingest
+
+            typer.echo(f"newsdrop: serving {settings.inbox} -> {settings.data} "
+                       f"({f'every {every:g} s' if every else f'cron {cron}'}) on {api_url}")
+            serve_ingest(settings, every=every, cron=cron)
+    except KeyboardInterrupt:
+        pass
+    except Exception as error:
+        _fail(error, debug)
+    typer.echo("newsdrop: serve stopped")
+
+
+@app.command()
 def status(
     data: DataOption = None,
     inbox: InboxOption = None,

@@ -8,11 +8,7 @@ The logic lives in warehouse/; these tasks only name the steps.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
-import os
-import signal
-import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -23,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.report import RunSummary, publish_artifacts
 from flows.settings import Settings, load_settings
+from flows.workers import set_parent_death_signal
 from warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from warehouse.faults import checkpoint
 from warehouse.ingest import Outcome, Plan, check_quality, commit, discover, finish, new_run_id, recover
@@ -56,22 +53,13 @@ def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
         yield None
         return
     # spawn: forking a process that runs Prefect's threads is unsafe, and a
-    # forkserver would stand between the run and its workers (see die_with_parent).
+    # forkserver would stand between the run and its workers, so that they
+    # would outlive a killed run.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=settings.workers, mp_context=context, initializer=die_with_parent) as pool:
+    with ProcessPoolExecutor(
+        max_workers=settings.workers, mp_context=context, initializer=set_parent_death_signal
+    ) as pool:
         yield pool
-
-
-def die_with_parent() -> None:
-    """A reader process ends when the run that started it does, even by SIGKILL:
-    an orphaned worker would hold the run's pipes and files open."""
-    if sys.platform != "linux":
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 @task(name="discover", **RETRY_IO)
@@ -123,7 +111,12 @@ def _settings(inbox: str | None, data: str | None, overrides: dict[str, Any] | N
     return load_settings(inbox=inbox, data=data, **(overrides or {}))
 
 
-@flow(name="newsdrop-ingest", log_prints=True)
+# Read when the module is imported, so that the scheduled runs of `serve`, which
+# import it afresh in their own process, get the same value from the environment.
+RUN_TIMEOUT_SECONDS = load_settings().run_timeout_seconds
+
+
+@flow(name="newsdrop-ingest", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS)
 def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
     """Take in every new drop of the inbox, all or nothing."""
     settings = _settings(inbox, data, overrides)
@@ -151,7 +144,7 @@ def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[st
     return report(summary)
 
 
-@flow(name="newsdrop-rebuild", log_prints=True)
+@flow(name="newsdrop-rebuild", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS)
 def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
     """Re-read every kept raw drop with the current rules and rebuild every table."""
     settings = _settings(None, data, overrides)

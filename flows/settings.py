@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     """Batches read in parallel, each in its own process."""
     lock_wait_seconds: float = 0.0
     """How long a run waits for another run on the same data folder before giving up."""
+    run_timeout_seconds: float = 6 * 3600
+    """A run that takes longer fails (Prefect's flow timeout); its uncommitted work is undone."""
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,104 @@
+"""Scheduled runs against a real Prefect server: `newsdrop serve` and prefect.yaml."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+from conftest import DROPS
+from helpers import make_inbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def deployment(api_url: str, name: str, wait_seconds: float = 60) -> dict:
+    """The deployment as the API has it, waiting for it to be registered."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api_url}/deployments/name/newsdrop-ingest/{name}", timeout=10) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            if error.code != 404 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def drops_named(data: Path, name: str) -> int:
+    report = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "sql", "--data", str(data), "--format", "json",
+         f"SELECT count(*) AS n FROM drops WHERE file_name = '{name}'"],
+        capture_output=True, text=True, check=False,
+    )
+    return json.loads(report.stdout)[0]["n"] if report.returncode == 0 else 0
+
+
+def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        assert serve.stdout is not None
+        banner = serve.stdout.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner)
+        assert match, banner + (serve.stderr.read() if serve.poll() is not None and serve.stderr else "")
+        api_url = match.group(1)
+
+        limit = deployment(api_url, "newsdrop-scheduled")
+        assert limit["global_concurrency_limit"]["limit"] == 1
+        assert limit["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and drops_named(data, "001_c780d2942f53d682.txt") == 0:
+            time.sleep(1)
+        assert drops_named(data, "001_c780d2942f53d682.txt") == 1, "the first scheduled run never landed"
+
+        (inbox / "900_00000000000000aa.txt").write_text("Dropped while serving.\n\n\nHeadline one\nHeadline two\n")
+        dropped_at = time.monotonic()
+        while time.monotonic() < dropped_at + 60 and drops_named(data, "900_00000000000000aa.txt") == 0:
+            time.sleep(0.5)
+        seen_after = time.monotonic() - dropped_at
+        assert drops_named(data, "900_00000000000000aa.txt") == 1, "the new file was not taken in"
+        print(f"new drop visible in DuckDB {seen_after:.1f} s after it was written")
+
+        family = psutil.Process(serve.pid).children(recursive=True)
+        server = [p for p in psutil.process_iter(["cmdline"]) if "server" in (p.info["cmdline"] or [])
+                  and f"{api_url.split(':')[2].split('/')[0]}" in (p.info["cmdline"] or [])]
+        assert server, "the local Prefect server process was not found"
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)  # as systemd stops a service: the whole group
+        stdout, stderr = serve.communicate(timeout=60)
+    assert "serve stopped" in stdout, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    time.sleep(1)
+    leftovers = [p for p in [*family, *server] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert leftovers == [], leftovers
+
+
+def test_prefect_yaml_deploys_to_a_process_pool(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+    prefect = [sys.executable, "-m", "prefect"]
+    created = subprocess.run([*prefect, "work-pool", "create", "newsdrop-process", "--type", "process",
+                              "--overwrite"], env=prefect_env, capture_output=True, text=True, check=False)
+    assert created.returncode == 0, created.stdout + created.stderr
+    deployed = subprocess.run([*prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=prefect_env,
+                              capture_output=True, text=True, check=False, timeout=120)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    found = deployment(prefect_env["PREFECT_API_URL"], "newsdrop-scheduled")
+    assert found["entrypoint"] == "flows/ingest.py:ingest"
+    assert found["work_pool_name"] == "newsdrop-process"
+    assert found["global_concurrency_limit"]["limit"] == 1
+    assert found["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+    assert found["parameters"].keys() == {"inbox", "data"}
