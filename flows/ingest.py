@@ -16,7 +16,9 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 
+from flows.progress import read_progress
 from flows.report import RunSummary, publish_artifacts
 from flows.settings import Settings, load_settings
 from flows.workers import set_parent_death_signal
@@ -102,8 +104,13 @@ def report(summary: RunSummary) -> RunSummary:
 
 
 def read_all(batches: list[tuple[BatchSpec, list[Candidate]]], settings: Settings) -> list[BatchResult]:
-    with reader_pool(settings, len(batches)) as pool:
+    files = sum(len(candidates) for _spec, candidates in batches)
+    with reader_pool(settings, len(batches)) as pool, read_progress(files, len(batches)) as advance:
         futures = [read_one_batch.submit(spec, candidates, settings, pool) for spec, candidates in batches]
+        sizes = {future: len(candidates) for future, (_spec, candidates) in zip(futures, batches, strict=True)}
+        for future in as_completed(futures):
+            future.result()  # a failed batch fails the run now, not after the others
+            advance(sizes[future])
         return [future.result() for future in futures]
 
 
