@@ -24,6 +24,7 @@ from benchmarks.generate import generate
 from warehouse.faults import FAULT_ENV, POINTS
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
+from warehouse.schema import PER_RUN_TABLES
 
 # Columns that name the run that took a row in: they differ between two
 # otherwise identical histories, everything else must not.
@@ -57,8 +58,8 @@ def assert_consistent(data: Path) -> None:
     layout = DataLayout(data)
     with Ledger(layout.ledger) as ledger:
         committed = {path for _table, path, _run in ledger.parquet_files()}
-    on_disk = {str(path.relative_to(layout.parquet)) for path in layout.parquet.rglob("*.parquet")
-               if path.parts[-3] not in ("headlines", "runs") and path.parent.name not in ("headlines", "runs")}
+    on_disk = {str(path.relative_to(layout.parquet)) for table in PER_RUN_TABLES
+               for path in (layout.parquet / table).rglob("*.parquet")}
     assert on_disk == committed
     assert not list(layout.parquet.rglob(".*.tmp"))
     for table in ("drops", "articles", "drop_headlines", "rejected_drops"):
