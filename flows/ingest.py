@@ -24,10 +24,9 @@ from flows.settings import Settings, load_settings
 from flows.workers import set_parent_death_signal
 from warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from warehouse.faults import checkpoint
-from warehouse.ingest import Outcome, Plan, check_quality, commit, discover, finish, new_run_id, recover
+from warehouse.ingest import Outcome, Plan, check_quality, commit, discover, finish, open_run
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
-from warehouse.lock import run_lock
 from warehouse.publish import publish
 from warehouse.quality import CheckResult
 from warehouse.rebuild import commit_rebuild, plan_rebuild
@@ -127,26 +126,15 @@ RUN_TIMEOUT_SECONDS = load_settings().run_timeout_seconds
 def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
     """Take in every new drop of the inbox, all or nothing."""
     settings = _settings(inbox, data, overrides)
-    layout = DataLayout(settings.data)
-    layout.ensure()
-    started_at = datetime.now(UTC)
-    run_id = new_run_id(started_at)
-    with run_lock(layout.lock, settings.lock_wait_seconds), Ledger(layout.ledger) as ledger:
-        recover(layout, ledger)
-        ledger.start_run(run_id, "ingest", started_at)
-        try:
-            plan = discover_new_files(layout, ledger, settings, run_id, started_at)
-            batches = [
-                (BatchSpec(run_id, started_at, part, run_id), candidates)
-                for part, candidates in enumerate(plan.batches)
-            ]
-            results = read_all(batches, settings)
-            checks = check_staged_quality(layout, ledger, plan, results)
-            outcome = commit_batches(layout, ledger, plan, results, checks)
-            published = publish_snapshot(layout, ledger, plan, outcome)
-        except BaseException as error:
-            ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
-            raise
+    with open_run(settings.data, "ingest", settings.lock_wait_seconds) as run:
+        layout, ledger, run_id, started_at = run.layout, run.ledger, run.run_id, run.started_at
+        plan = discover_new_files(layout, ledger, settings, run_id, started_at)
+        batches = [(BatchSpec(run_id, started_at, part, run_id), candidates)
+                   for part, candidates in enumerate(plan.batches)]
+        results = read_all(batches, settings)
+        checks = check_staged_quality(layout, ledger, plan, results)
+        outcome = commit_batches(layout, ledger, plan, results, checks)
+        published = publish_snapshot(layout, ledger, plan, outcome)
         summary = RunSummary.of_ingest(settings, plan, outcome, published, started_at, checks)
     return report(summary)
 
@@ -155,22 +143,12 @@ def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[st
 def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
     """Re-read every kept raw drop with the current rules and rebuild every table."""
     settings = _settings(None, data, overrides)
-    layout = DataLayout(settings.data)
-    layout.ensure()
-    started_at = datetime.now(UTC)
-    run_id = new_run_id(started_at)
-    with run_lock(layout.lock, settings.lock_wait_seconds), Ledger(layout.ledger) as ledger:
-        recover(layout, ledger)
-        ledger.start_run(run_id, "rebuild", started_at)
-        try:
-            batches = plan_rebuild(layout, ledger, run_id)
-            results = read_all(batches, settings)
-            commit_rebuild(layout, ledger, run_id, [spec for spec, _ in batches], results)
-            outcome = Outcome.of_results(results)
-            ledger.finish_run(run_id, "succeeded", datetime.now(UTC), outcome.rebuild_counts())
-            publish(layout, ledger)
-        except BaseException as error:
-            ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
-            raise
-        summary = RunSummary.of_rebuild(settings, run_id, outcome, started_at)
+    with open_run(settings.data, "rebuild", settings.lock_wait_seconds) as run:
+        batches = plan_rebuild(run.layout, run.ledger, run.run_id)
+        results = read_all(batches, settings)
+        commit_rebuild(run.layout, run.ledger, run.run_id, [spec for spec, _ in batches], results)
+        outcome = Outcome.of_results(results)
+        run.ledger.finish_run(run.run_id, "succeeded", datetime.now(UTC), outcome.rebuild_counts())
+        publish(run.layout, run.ledger)
+        summary = RunSummary.of_rebuild(settings, run.run_id, outcome, run.started_at)
     return report(summary)

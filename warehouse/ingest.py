@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from warehouse.faults import checkpoint
 from warehouse.inbox import list_inbox
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
+from warehouse.lock import run_lock
 from warehouse.publish import check_run, publish
 from warehouse.quality import CheckResult, failed_errors
 
@@ -27,6 +30,32 @@ from warehouse.quality import CheckResult, failed_errors
 def new_run_id(now: datetime) -> str:
     """Sortable by start time, unique across machines."""
     return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Run:
+    layout: DataLayout
+    ledger: Ledger
+    run_id: str
+    started_at: datetime
+
+
+@contextmanager
+def open_run(data: Path, kind: str, lock_wait_seconds: float) -> Iterator[Run]:
+    """Hold the data folder's run lock, repair what an interrupted run left, and record
+    this run in the ledger; a run that raises is recorded as failed."""
+    layout = DataLayout(data)
+    layout.ensure()
+    started_at = datetime.now(UTC)
+    run_id = new_run_id(started_at)
+    with run_lock(layout.lock, lock_wait_seconds), Ledger(layout.ledger) as ledger:
+        recover(layout, ledger)
+        ledger.start_run(run_id, kind, started_at)
+        try:
+            yield Run(layout, ledger, run_id, started_at)
+        except BaseException as error:
+            ledger.fail_run(run_id, datetime.now(UTC), error=f"{type(error).__name__}: {error}")
+            raise
 
 
 @dataclass

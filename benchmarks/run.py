@@ -1,0 +1,200 @@
+"""newsdrop against its peers, side by side on one machine, in one run.
+
+    python benchmarks/run.py                 # N = 10,000 drops, 3 rounds
+    python benchmarks/run.py --count 100000 --rounds 1
+    python benchmarks/run.py --count 1000000 --rounds 1 --scenarios cold,noop
+
+Scenarios, each for newsdrop, the pure-DuckDB-SQL peer and the lean Python peer:
+  cold   ingest N drops into an empty warehouse
+  noop   run again over the same N (newsdrop: nothing new; the peers redo everything)
+  add1k  add 1,000 new drops to the warehouse of N
+  only1k the same 1,000 drops into an empty warehouse
+
+Each command runs in its own process, as a user runs it: newsdrop is `newsdrop run`,
+Prefect start-up included (its ephemeral API, or PREFECT_API_URL when set). Reported:
+median wall seconds, drops/s, MB/s, peak RSS (the largest single process, and the
+whole process tree sampled every 50 ms), and the ratio newsdrop/peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.generate import DEFAULT_CORPORA, generate  # noqa: E402
+
+SYSTEMS = ("newsdrop", "duckdb_sql", "lean_python")
+SCENARIOS = ("cold", "noop", "add1k", "only1k")
+ADDED = 1000
+
+
+@dataclass
+class Measure:
+    system: str
+    scenario: str
+    seconds: float
+    drops: int
+    megabytes: float
+    peak_process_mb: float
+    peak_tree_mb: float
+
+
+def command(system: str, inbox: Path, data: Path) -> list[str]:
+    if system == "newsdrop":
+        return [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--data", str(data),
+                "--settle-seconds", "0"]
+    return [sys.executable, str(HERE / "peers" / f"{system}.py"), str(inbox), str(data)]
+
+
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, peak single-process RSS MB, peak process-tree RSS MB)."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=HERE.parent)
+    root = psutil.Process(process.pid)
+    peak_one = peak_tree = 0.0
+    while process.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            sizes = []
+            for member in tree:
+                with contextlib.suppress(psutil.Error):
+                    sizes.append(member.memory_info().rss)
+            if sizes:
+                peak_one = max(peak_one, max(sizes) / 1e6)
+                peak_tree = max(peak_tree, sum(sizes) / 1e6)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{cmd[2:4]} failed ({process.returncode}): {stderr.decode(errors='replace')[-800:]}")
+    return seconds, peak_one, peak_tree
+
+
+def inbox_megabytes(inbox: Path) -> float:
+    return sum(entry.stat().st_size for entry in os.scandir(inbox)) / 1e6
+
+
+def run_round(count: int, scenarios: list[str], work: Path, corpora: Path | None, seed: int) -> list[Measure]:
+    base = work / "inbox"
+    if not base.exists():
+        generate(count, base, seed=seed, corpora=corpora)
+    extra = work / "extra"
+    if not extra.exists():
+        generate(ADDED, extra, seed=seed, corpora=corpora, start=count)
+    grown = work / "grown"
+    if not grown.exists():
+        shutil.copytree(base, grown, copy_function=os.link)
+        for path in extra.iterdir():
+            os.link(path, grown / path.name)
+    sizes = {"base": inbox_megabytes(base), "extra": inbox_megabytes(extra), "grown": inbox_megabytes(grown)}
+    results = []
+    for system in SYSTEMS:
+        data = work / f"data-{system}"
+        shutil.rmtree(data, ignore_errors=True)
+        steps = {
+            "cold": (base, data, count, sizes["base"]),
+            "noop": (base, data, count, sizes["base"]),
+            "add1k": (grown, data, ADDED, sizes["extra"]),
+            "only1k": (extra, work / f"data-{system}-1k", ADDED, sizes["extra"]),
+        }
+        for scenario in SCENARIOS:
+            inbox, target, drops, megabytes = steps[scenario]
+            if scenario == "only1k":
+                shutil.rmtree(target, ignore_errors=True)
+            needed_later = scenario in ("cold", "noop") and "add1k" in scenarios  # add1k grows this warehouse
+            if scenario not in scenarios and not needed_later:
+                continue
+            seconds, peak_one, peak_tree = measure(command(system, inbox, target))
+            if scenario in scenarios:
+                results.append(Measure(system, scenario, seconds, drops, megabytes, peak_one, peak_tree))
+                print(f"  {system:12s} {scenario:7s} {seconds:8.2f} s  peak {peak_one:6.0f} MB"
+                      f" (tree {peak_tree:6.0f} MB)", flush=True)
+        shutil.rmtree(data, ignore_errors=True)
+    return results
+
+
+def summarise(measures: list[Measure], scenarios: list[str]) -> list[dict[str, object]]:
+    rows = []
+    for scenario in scenarios:
+        medians = {}
+        for system in SYSTEMS:
+            picked = [m for m in measures if m.system == system and m.scenario == scenario]
+            if not picked:
+                continue
+            seconds = statistics.median(m.seconds for m in picked)
+            medians[system] = seconds
+            rows.append({
+                "scenario": scenario, "system": system, "seconds": round(seconds, 2),
+                "drops_per_s": round(picked[0].drops / seconds), "mb_per_s": round(picked[0].megabytes / seconds, 1),
+                "peak_process_mb": round(statistics.median(m.peak_process_mb for m in picked)),
+                "peak_tree_mb": round(statistics.median(m.peak_tree_mb for m in picked)),
+            })
+        for row in rows:
+            if row["scenario"] == scenario and row["system"] == "newsdrop":
+                row["vs_duckdb_sql"] = round(medians["newsdrop"] / medians["duckdb_sql"], 2)
+                row["vs_lean_python"] = round(medians["newsdrop"] / medians["lean_python"], 2)
+    return rows
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    head = "| scenario | system | seconds | drops/s | MB/s | peak RSS, largest process (MB) | peak RSS, tree (MB) |" \
+           " newsdrop / DuckDB SQL | newsdrop / lean Python |"
+    lines = [head, "|" + "---|" * 9]
+    for row in rows:
+        lines.append(
+            f"| {row['scenario']} | {row['system']} | {row['seconds']} | {row['drops_per_s']} | {row['mb_per_s']} |"
+            f" {row['peak_process_mb']} | {row['peak_tree_mb']} | {row.get('vs_duckdb_sql', '')} |"
+            f" {row.get('vs_lean_python', '')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, help="folder for inboxes and warehouses (default: a temp folder)")
+    parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args()
+    scenarios = [name for name in args.scenarios.split(",") if name]
+    corpora = args.corpora if args.corpora.is_dir() else None
+    work = args.work or Path(tempfile.mkdtemp(prefix="newsdrop-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"N = {args.count}, {args.rounds} round(s), text from {corpora or 'the synthetic generator'}, in {work}")
+    measures: list[Measure] = []
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}", flush=True)
+        measures += run_round(args.count, scenarios, work, corpora, args.seed)
+    rows = summarise(measures, scenarios)
+    print()
+    print(markdown(rows))
+    if args.out:
+        args.out.write_text(json.dumps({"count": args.count, "rounds": args.rounds, "rows": rows,
+                                        "measures": [asdict(m) for m in measures]}, indent=2))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
