@@ -55,7 +55,8 @@ def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
         return
     # spawn: forking a process that runs Prefect's threads is unsafe, and a
     # forkserver would stand between the run and its workers, so that they
-    # would outlive a killed run.
+    # would outlive a killed run. (Measured: a worker's start is not what limits
+    # a run; reading is.)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=settings.workers, mp_context=context, initializer=set_parent_death_signal

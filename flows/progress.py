@@ -26,7 +26,8 @@ def read_progress(files: int, batches: int) -> Iterator[Callable[[int], None]]:
     def log_line(done: int) -> None:
         state["files"] += done
         state["batches"] += 1
-        print(f"newsdrop: read batch {state['batches']}/{batches} ({state['files']}/{files} files)",
-              file=sys.stderr, flush=True)
+        # Not print(): the flow's log_prints would route it into Prefect's (quiet) logger.
+        sys.stderr.write(f"newsdrop: read batch {state['batches']}/{batches} ({state['files']}/{files} files)\n")
+        sys.stderr.flush()
 
     yield log_line
