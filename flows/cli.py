@@ -69,6 +69,19 @@ def _fail(error: BaseException, debug: bool) -> None:
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
 
 
+def _outcome(state: Any, debug: bool) -> Any:
+    """The run's summary from its final Prefect state, or exit: 3 when the run was skipped
+    because another run holds the data folder, 1 when it failed."""
+    if state.is_cancelled():
+        typer.echo(f"newsdrop: {state.message}", err=True)
+        raise typer.Exit(EXIT_BUSY)
+    try:
+        return state.result()
+    except Exception as error:
+        _fail(error, debug)
+        raise  # unreachable: _fail exits
+
+
 def _overrides(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
@@ -103,11 +116,7 @@ def run(
     from flows.ingest import ingest
 
     overrides = _overrides(settle_seconds=settle_seconds, workers=workers, lock_wait_seconds=wait)
-    try:
-        summary = ingest(inbox=_str(inbox), data=_str(data), overrides=overrides)
-    except Exception as error:
-        _fail(error, debug)
-        return
+    summary = _outcome(ingest(inbox=_str(inbox), data=_str(data), overrides=overrides, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(Path(summary.data))
@@ -132,11 +141,7 @@ def rebuild(
     _quiet_prefect(verbose, debug)
     from flows.ingest import rebuild as rebuild_flow
 
-    try:
-        summary = rebuild_flow(data=_str(data), overrides=_overrides(workers=workers))
-    except Exception as error:
-        _fail(error, debug)
-        return
+    summary = _outcome(rebuild_flow(data=_str(data), overrides=_overrides(workers=workers), return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
 

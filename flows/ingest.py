@@ -14,9 +14,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
+from prefect.states import Cancelled
 
 from flows.progress import read_progress
 from flows.report import RunSummary, publish_artifacts
@@ -27,6 +28,7 @@ from warehouse.faults import checkpoint
 from warehouse.ingest import Outcome, Plan, check_quality, commit, discover, finish, open_run
 from warehouse.layout import DataLayout
 from warehouse.ledger import Ledger
+from warehouse.lock import RunInProgress
 from warehouse.publish import publish
 from warehouse.quality import CheckResult
 from warehouse.rebuild import commit_rebuild, plan_rebuild
@@ -124,9 +126,19 @@ RUN_TIMEOUT_SECONDS = load_settings().run_timeout_seconds
 
 
 @flow(name="newsdrop-ingest", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS)
-def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
+def ingest(inbox: str | None = None, data: str | None = None,
+           overrides: dict[str, Any] | None = None) -> RunSummary | State[Any]:
     """Take in every new drop of the inbox, all or nothing."""
     settings = _settings(inbox, data, overrides)
+    try:
+        return _ingest(settings)
+    except RunInProgress as busy:
+        # Another run holds the data folder (a manual run, while a scheduled one fires):
+        # this run is skipped, which is not a failure.
+        return Cancelled(message=str(busy))
+
+
+def _ingest(settings: Settings) -> RunSummary:
     with open_run(settings.data, "ingest", settings.lock_wait_seconds) as run:
         layout, ledger, run_id, started_at = run.layout, run.ledger, run.run_id, run.started_at
         plan = discover_new_files(layout, ledger, settings, run_id, started_at)
@@ -141,9 +153,16 @@ def ingest(inbox: str | None = None, data: str | None = None, overrides: dict[st
 
 
 @flow(name="newsdrop-rebuild", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS)
-def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary:
+def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary | State[Any]:
     """Re-read every kept raw drop with the current rules and rebuild every table."""
     settings = _settings(None, data, overrides)
+    try:
+        return _rebuild(settings)
+    except RunInProgress as busy:
+        return Cancelled(message=str(busy))
+
+
+def _rebuild(settings: Settings) -> RunSummary:
     with open_run(settings.data, "rebuild", settings.lock_wait_seconds) as run:
         batches = plan_rebuild(run.layout, run.ledger, run.run_id)
         results = read_all(batches, settings)

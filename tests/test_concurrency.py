@@ -95,3 +95,17 @@ def test_readers_never_see_a_half_published_state(tmp_path: Path, prefect_env: d
     assert read["errors"] == [] and read["duplicates"] == 0, read
     assert read["reads"] > 10 and set(read["counts"]) <= {24, 224, 424, 624, 824}, read
     print(f"snapshot reads: {seen['reads']}, parquet reads: {read['reads']}")
+
+
+def test_a_run_that_finds_the_data_folder_busy_is_skipped_not_failed(tmp_path: Path, prefect_api: None) -> None:
+    from helpers import newsdrop
+
+    from warehouse.layout import DataLayout
+    from warehouse.lock import run_lock
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    with run_lock(DataLayout(data).lock):  # as a manual run would hold it while a scheduled one fires
+        result = newsdrop("run", "--inbox", str(inbox), "--data", str(data))
+    assert result.exit_code == 3
+    assert "another newsdrop run is in progress on this data folder" in result.output
+    assert not (data / "news.duckdb").exists()
