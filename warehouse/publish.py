@@ -27,6 +27,7 @@ from warehouse.quality import CheckResult, run_checks
 from warehouse.schema import ALL_TABLES, PER_RUN_TABLES, QUALITY_CHECKS, RUNS
 
 Files = list[tuple[str, str]]  # (table, path)
+WORKING_DB_MEMORY = "256MB"
 
 
 def _sql(name: str) -> str:
@@ -35,7 +36,9 @@ def _sql(name: str) -> str:
 
 @contextmanager
 def working_db(layout: DataLayout) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(str(layout.working_db))
+    # DuckDB would take up to 80% of RAM for the load and checks; a bound makes it spill
+    # to disk instead, so a run's memory stays flat as the history grows.
+    con = duckdb.connect(str(layout.working_db), config={"memory_limit": WORKING_DB_MEMORY, "threads": 2})
     try:
         for table, schema in ALL_TABLES.items():
             con.register("_empty", schema.empty_table())
