@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -129,12 +129,15 @@ RUN_TIMEOUT_SECONDS = load_settings().run_timeout_seconds
 def ingest(inbox: str | None = None, data: str | None = None,
            overrides: dict[str, Any] | None = None) -> RunSummary | State[Any]:
     """Take in every new drop of the inbox, all or nothing."""
-    settings = _settings(inbox, data, overrides)
+    return _unless_busy(_ingest, _settings(inbox, data, overrides))
+
+
+def _unless_busy(run: Callable[[Settings], RunSummary], settings: Settings) -> RunSummary | State[Any]:
+    """Another run holds the data folder (a manual run, while a scheduled one fires):
+    this run is skipped, which is not a failure."""
     try:
-        return _ingest(settings)
+        return run(settings)
     except RunInProgress as busy:
-        # Another run holds the data folder (a manual run, while a scheduled one fires):
-        # this run is skipped, which is not a failure.
         return Cancelled(message=str(busy))
 
 
@@ -155,11 +158,7 @@ def _ingest(settings: Settings) -> RunSummary:
 @flow(name="newsdrop-rebuild", log_prints=True, timeout_seconds=RUN_TIMEOUT_SECONDS)
 def rebuild(data: str | None = None, overrides: dict[str, Any] | None = None) -> RunSummary | State[Any]:
     """Re-read every kept raw drop with the current rules and rebuild every table."""
-    settings = _settings(None, data, overrides)
-    try:
-        return _rebuild(settings)
-    except RunInProgress as busy:
-        return Cancelled(message=str(busy))
+    return _unless_busy(_rebuild, _settings(None, data, overrides))
 
 
 def _rebuild(settings: Settings) -> RunSummary:

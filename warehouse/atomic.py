@@ -40,10 +40,6 @@ def replace_with(target: Path, write: Callable[[Path], object]) -> None:
     fsync_dir(target.parent)
 
 
-def write_bytes(target: Path, data: bytes) -> None:
-    replace_with(target, lambda temp: temp.write_bytes(data))
-
-
 def copy_file(source: Path, target: Path) -> None:
     replace_with(target, lambda temp: shutil.copyfile(source, temp))
 

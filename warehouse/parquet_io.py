@@ -28,6 +28,3 @@ def write_parquet(path: Path, data: pa.Table) -> None:
     """Written beside its target and renamed: a reader never sees a partial file."""
     replace_with(path, lambda temp: pq.write_table(data, temp, compression=COMPRESSION))
 
-
-def read_parquet(path: Path) -> pa.Table:
-    return pq.read_table(path)
