@@ -91,7 +91,9 @@ def run(
     inbox: InboxOption = None,
     data: DataOption = None,
     settle_seconds: Annotated[
-        float | None, typer.Option(help="Leave files modified less than this many seconds ago for the next run.")
+        float | None,
+        typer.Option(help="Look again at files modified less than SECONDS ago after SECONDS; leave those still "
+                     "changing for the next run (default 2)."),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")] = None,
     wait: Annotated[

@@ -27,7 +27,8 @@ class Settings(BaseSettings):
     inbox: Path = SAMPLE_INBOX
     data: Path = Path("data")
     settle_seconds: float = 2.0
-    """A drop whose mtime is newer than this is still being written: left for the next run."""
+    """Drops modified this recently are stat'ed again after this long; one still changing
+    is left for the next run."""
     max_bytes: int = 16 * 1024 * 1024
     """Larger files are rejected `too_large` without being read whole."""
     batch_size: int = 1000

@@ -79,17 +79,33 @@ def test_too_large_is_rejected_without_reading_it_whole(tmp_path: Path) -> None:
     assert (data / "raw" / sha[:2] / sha).stat().st_size == 40 << 20
 
 
-def test_listing_skips_in_progress_names_and_unsettled_files(tmp_path: Path) -> None:
+def test_listing_skips_in_progress_names_and_files_still_being_written(tmp_path: Path) -> None:
     for name in ("a.txt", "b.txt.part", "c.tmp", ".hidden.txt", "d.txt~", "e.md"):
         (tmp_path / name).write_bytes(SAMPLE)
     (tmp_path / "folder.txt").mkdir()
     old = time.time() - 60
-    for name in ("a.txt",):
-        os.utime(tmp_path / name, (old, old))
-    (tmp_path / "fresh.txt").write_bytes(SAMPLE)
-    listing = list_inbox(tmp_path, settle_seconds=5)
+    os.utime(tmp_path / "a.txt", (old, old))
+    (tmp_path / "fresh_and_done.txt").write_bytes(SAMPLE)
+    (tmp_path / "growing.txt").write_bytes(SAMPLE[:100])
+    waited = []
+
+    def writer_keeps_writing(seconds: float) -> None:
+        waited.append(seconds)
+        with open(tmp_path / "growing.txt", "ab") as handle:
+            handle.write(SAMPLE[100:])
+
+    listing = list_inbox(tmp_path, settle_seconds=5, sleep=writer_keeps_writing)
+    assert waited == [5]  # one wait for all recent files
+    assert [item.name for item in listing.drops] == ["a.txt", "fresh_and_done.txt"]
+    assert listing.settling == ["growing.txt"]
+
+
+def test_listing_does_not_wait_when_every_file_has_settled(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(SAMPLE)
+    old = time.time() - 60
+    os.utime(tmp_path / "a.txt", (old, old))
+    listing = list_inbox(tmp_path, settle_seconds=5, sleep=lambda _: pytest.fail("waited for nothing"))
     assert [item.name for item in listing.drops] == ["a.txt"]
-    assert listing.settling == ["fresh.txt"]
 
 
 def test_symlinks_out_of_the_inbox_are_not_followed(tmp_path: Path) -> None:
@@ -164,16 +180,28 @@ def small_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSDROP_MAX_BYTES", str(64 * 1024))
 
 
-def test_unsettled_files_wait_for_the_next_run(tmp_path: Path, prefect_api: None) -> None:
+def test_a_file_still_being_written_waits_for_the_next_run(tmp_path: Path, prefect_api: None) -> None:
+    import threading
+
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     old = time.time() - 600
     for path in inbox.iterdir():
         os.utime(path, (old, old))
-    (inbox / "still_writing.txt").write_bytes(SAMPLE)
-    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "30")
+    growing = inbox / "still_writing.txt"
+    growing.write_bytes(SAMPLE[:200])
+
+    def writer() -> None:  # a scraper still appending while the run waits out the settle time
+        time.sleep(1.0)
+        with open(growing, "ab") as handle:
+            handle.write(SAMPLE[200:])
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "4")
+    thread.join()
     assert result.exit_code == 0
     assert "1 still being written (next run)" in result.output
     assert query(data, "SELECT count(*) FROM drops WHERE file_name = 'still_writing.txt'") == [(0,)]
-    os.utime(inbox / "still_writing.txt", (old, old))
-    newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "30")
-    assert query(data, "SELECT count(*) FROM drops WHERE file_name = 'still_writing.txt'") == [(1,)]
+    # It has stopped changing: the next run takes it, whole.
+    newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "1")
+    assert query(data, "SELECT size_bytes FROM drops WHERE file_name = 'still_writing.txt'") == [(len(SAMPLE),)]

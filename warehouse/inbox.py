@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +28,18 @@ class Listing:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not followed
 
 
-def list_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> Listing:
-    """One pass of os.scandir with one stat per drop: no file is opened here."""
-    now = time.time() if now is None else now
+def list_inbox(inbox: Path, settle_seconds: float, sleep: Callable[[float], None] = time.sleep) -> Listing:
+    """One pass of os.scandir with one stat per drop; no file is opened here.
+
+    A drop modified less than settle_seconds ago may still be being written: the
+    listing waits out the settle time once and stats those drops again. One whose
+    size or mtime changed meanwhile is left for the next run; the others are taken
+    now, so a file copied in just before a run is not held back for a whole period."""
     settle_ns = int(settle_seconds * 1e9)
-    now_ns = int(now * 1e9)
+    now_ns = time.time_ns()
     inbox_real = inbox.resolve()
     listing = Listing()
+    recent: list[Listed] = []
     with os.scandir(inbox) as entries:
         for entry in entries:
             if not is_drop_name(entry.name):
@@ -49,9 +55,18 @@ def list_inbox(inbox: Path, settle_seconds: float, now: float | None = None) -> 
                 continue  # gone between listing and stat: nothing to do
             if not entry.is_file():
                 continue
-            if now_ns - stat.st_mtime_ns < settle_ns:
-                listing.settling.append(entry.name)
+            listed = Listed(entry.name, stat.st_size, stat.st_mtime_ns)
+            (recent if now_ns - stat.st_mtime_ns < settle_ns else listing.drops).append(listed)
+    if recent:
+        sleep(settle_seconds)
+        for listed in recent:
+            try:
+                stat = (inbox / listed.name).stat()
+            except FileNotFoundError:
                 continue
-            listing.drops.append(Listed(entry.name, stat.st_size, stat.st_mtime_ns))
+            if (stat.st_size, stat.st_mtime_ns) == (listed.size_bytes, listed.mtime_ns):
+                listing.drops.append(listed)
+            else:
+                listing.settling.append(listed.name)
     listing.drops.sort(key=lambda item: item.name)
     return listing
