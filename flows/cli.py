@@ -64,8 +64,10 @@ def _fail(error: BaseException, debug: bool) -> None:
 
     if debug:
         raise error
-    message = str(error) or type(error).__name__
-    typer.echo(f"newsdrop: {message.splitlines()[0]}", err=True)
+    message = (str(error) or type(error).__name__).splitlines()[0]
+    if isinstance(error, TimeoutError):
+        message = f"the run exceeded its timeout (NEWSDROP_RUN_TIMEOUT_SECONDS, serve --timeout): {message}"
+    typer.echo(f"newsdrop: {message}", err=True)
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
 
 
