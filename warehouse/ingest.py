@@ -1,8 +1,8 @@
 """The steps of an ingest run, as plain functions (flows/ wraps them in Prefect tasks).
 
-discover -> read batches (warehouse.batch) -> commit -> publish. The commit is
-the ledger transaction; everything before it is invisible to readers, and
-everything after it is redone by the next run if this one dies.
+discover -> read batches (warehouse.batch) -> check quality -> commit -> publish.
+The commit is the ledger transaction; everything before it is invisible to
+readers, and everything after it is redone by the next run if this one dies.
 """
 
 from __future__ import annotations
