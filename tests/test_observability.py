@@ -30,18 +30,20 @@ async def artifacts_with_key(key: str) -> list:
 @pytest.mark.usefixtures("prefect_api")
 def test_every_run_leaves_artifacts_under_stable_keys(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    before = len(asyncio.run(artifacts_with_key("newsdrop-ingest-counts")))
     run(inbox, data)
-    counts = asyncio.run(artifacts_with_key("newsdrop-ingest-counts"))
-    assert len(counts) == before + 1
-    table = counts[-1].data if isinstance(counts[-1].data, list) else json.loads(counts[-1].data)
+    # Every run of the session writes under the same key: this run's names its data folder.
+    counts = [a for a in asyncio.run(artifacts_with_key("newsdrop-ingest-counts")) if str(data) in a.description]
+    assert len(counts) == 1
+    table = counts[0].data if isinstance(counts[0].data, list) else json.loads(counts[0].data)
     rows = {row["what"]: row["count"] for row in table}
     assert rows["drops loaded"] == 24 and rows["files rejected"] == 2 and rows["rows drop_headlines"] > 0
     assert rows["seconds"] > 0
-    rejects = asyncio.run(artifacts_with_key("newsdrop-ingest-rejects"))[-1]
-    assert "024_e3b0c44298fc1c14.txt" in str(rejects.data) and "binary" in str(rejects.data)
-    quality = asyncio.run(artifacts_with_key("newsdrop-ingest-quality"))[-1]
-    assert "drops.drop_id is unique" in str(quality.data)
+    run_id = counts[0].description.split()[3]
+    rejects = [a for a in asyncio.run(artifacts_with_key("newsdrop-ingest-rejects")) if run_id in str(a.data)]
+    assert len(rejects) == 1
+    assert "024_e3b0c44298fc1c14.txt" in str(rejects[0].data) and "binary" in str(rejects[0].data)
+    quality = [a for a in asyncio.run(artifacts_with_key("newsdrop-ingest-quality")) if run_id in a.description]
+    assert len(quality) == 1 and "drops.drop_id is unique" in str(quality[0].data)
 
 
 def test_a_run_over_its_timeout_fails(tmp_path: Path, prefect_env: dict[str, str]) -> None:
