@@ -43,6 +43,7 @@ DataOption = Annotated[
     typer.Option("--data", help="Warehouse folder: news.duckdb, parquet/, raw/. Default: NEWSDROP_DATA, the "
                  "config file, or ./data.", file_okay=False),
 ]
+WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines.")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback when a run fails.")]
 
@@ -97,7 +98,7 @@ def run(
         typer.Option(help="Look again at files modified less than SECONDS ago after SECONDS; leave those still "
                      "changing for the next run (default 2)."),
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")] = None,
+    workers: WorkersOption = None,
     wait: Annotated[
         float | None, typer.Option(help="Seconds to wait for another run on the same --data to finish.")
     ] = None,
@@ -129,7 +130,7 @@ def run(
 @app.command()
 def rebuild(
     data: DataOption = None,
-    workers: Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")] = None,
+    workers: WorkersOption = None,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
