@@ -56,7 +56,7 @@ class Measure:
 
 def command(system: str, inbox: Path, data: Path) -> list[str]:
     if system == "newsdrop":
-        return [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--data", str(data),
+        return [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
                 "--settle-seconds", "0"]
     return [sys.executable, str(HERE / "peers" / f"{system}.py"), str(inbox), str(data)]
 

@@ -61,7 +61,7 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
 
 
 def _fail(error: BaseException, debug: bool) -> None:
-    from warehouse.lock import RunInProgress
+    from newsdrop.errors import RunInProgress
 
     if debug:
         raise error
@@ -83,10 +83,6 @@ def _outcome(state: Any, debug: bool) -> Any:
     except Exception as error:
         _fail(error, debug)
         raise  # unreachable: _fail exits
-
-
-def _overrides(**values: Any) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
 
 
 @app.command()
@@ -118,10 +114,14 @@ def run(
         newsdrop run --inbox /srv/drops --data /srv/newsdrop
     """
     _quiet_prefect(verbose, debug)
-    from flows.ingest import ingest
+    from newsdrop.flows.ingest import ingest
+    from newsdrop.settings import load_settings
 
-    overrides = _overrides(settle_seconds=settle_seconds, workers=workers, lock_wait_seconds=wait)
-    summary = _outcome(ingest(inbox=_str(inbox), data=_str(data), overrides=overrides, return_state=True), debug)
+    settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
+                             lock_wait_seconds=wait)
+    timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
+    summary = _outcome(timed(inbox=_str(inbox), data=_str(data), settle_seconds=settle_seconds, workers=workers,
+                             lock_wait_seconds=wait, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(Path(summary.data))
@@ -144,9 +144,12 @@ def rebuild(
         newsdrop rebuild --data /srv/newsdrop
     """
     _quiet_prefect(verbose, debug)
-    from flows.ingest import rebuild as rebuild_flow
+    from newsdrop.flows.ingest import rebuild as rebuild_flow
+    from newsdrop.settings import load_settings
 
-    summary = _outcome(rebuild_flow(data=_str(data), overrides=_overrides(workers=workers), return_state=True), debug)
+    settings = load_settings(data=data, workers=workers)
+    timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
+    summary = _outcome(timed(data=_str(data), workers=workers, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
 
@@ -181,19 +184,18 @@ def serve(
         typer.echo("newsdrop: give exactly one of --every SECONDS or --cron EXPR", err=True)
         raise typer.Exit(2)
     _quiet_prefect(verbose, debug)
-    if timeout is not None:
-        os.environ["NEWSDROP_RUN_TIMEOUT_SECONDS"] = str(timeout)  # read by each run's process
     if every is not None:
         # The runner looks for due runs every 10 s by default: too slow for a short period.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))
-    from flows.settings import load_settings
+    from newsdrop.settings import load_settings
 
-    settings = load_settings(inbox=inbox, data=data)
+    settings = load_settings(inbox=inbox, data=data, run_timeout_seconds=timeout)
     try:
-        from flows.server import prefect_api
+        from newsdrop.flows.server import prefect_api
+        from newsdrop.warehouse.layout import DataLayout
 
-        with prefect_api(settings.data / "_state" / "prefect") as api_url:
-            from flows.schedule import serve_ingest
+        with prefect_api(DataLayout(settings.data).prefect_home) as api_url:
+            from newsdrop.flows.schedule import serve_ingest
 
             typer.echo(f"newsdrop: serving {settings.inbox} -> {settings.data} "
                        f"({f'every {every:g} s' if every else f'cron {cron}'}) on {api_url}")
@@ -220,8 +222,8 @@ def status(
 
         newsdrop status --data /srv/newsdrop --json | jq .last_run.status
     """
-    from flows.settings import load_settings
-    from warehouse.status import status_lines, warehouse_status
+    from newsdrop.settings import load_settings
+    from newsdrop.warehouse.status import status_lines, warehouse_status
 
     settings = load_settings(data=data, inbox=inbox)
     try:
@@ -262,19 +264,15 @@ def sql(
     """
     import duckdb
 
-    from flows.settings import load_settings
+    from newsdrop.api import connect
+    from newsdrop.errors import NewsdropError
 
-    settings = load_settings(data=data)
-    database = settings.data / "news.duckdb"
-    if not database.exists():
-        typer.echo(f"newsdrop: no published snapshot at {database}: run `newsdrop run` first", err=True)
-        raise typer.Exit(EXIT_FAILED)
     try:
-        with duckdb.connect(str(database), read_only=True) as con:
+        with connect(data) as con:
             cursor = con.execute(query)
             columns = [column[0] for column in cursor.description or []]
             rows = cursor.fetchall()
-    except duckdb.Error as error:
+    except (duckdb.Error, NewsdropError) as error:
         typer.echo(f"newsdrop: {str(error).splitlines()[0]}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     _print_rows(columns, rows, output)
@@ -304,13 +302,32 @@ def _str(path: Path | None) -> str | None:
 
 
 def _print_next_steps(data: Path) -> None:
-    database = data / "news.duckdb"
+    from newsdrop.warehouse.layout import DataLayout
+
+    database = DataLayout(data).published_db
     if not database.exists():
         return
     data_option = "" if data == Path("data") else f" --data {data}"
     example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
     typer.echo(f"query it:  newsdrop sql{data_option} \"{example}\"")
     typer.echo(f"       or: duckdb -readonly {database}   (any DuckDB client; docs/warehouse.md lists the tables)")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from newsdrop import __version__
+
+        typer.echo(f"newsdrop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Ingest news text drops into Parquet and DuckDB."""
 
 
 def main() -> None:

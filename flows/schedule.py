@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType  # type: ignore[attr-defined]
 
-from flows.ingest import ingest
-from flows.settings import Settings
+from newsdrop.flows.ingest import ingest
+from newsdrop.settings import Settings
 
 DEPLOYMENT = "newsdrop-scheduled"
 
@@ -17,7 +17,8 @@ def serve_ingest(settings: Settings, every: float | None, cron: str | None) -> N
         name=DEPLOYMENT,
         interval=every,
         cron=cron,
-        parameters={"inbox": str(settings.inbox), "data": str(settings.data)},
+        parameters={"inbox": str(settings.inbox), "data": str(settings.data),
+                    "run_timeout_seconds": settings.run_timeout_seconds},
         global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
         pause_on_shutdown=False,
         print_starting_message=False,

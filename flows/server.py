@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from flows.workers import set_parent_death_signal
+from newsdrop.readers import set_parent_death_signal
 
 STARTUP_SECONDS = 120
 

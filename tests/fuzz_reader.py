@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from transforms import Reading, Rejected, read_drop
+from newsdrop.transforms import Reading, Rejected, read_drop
 
 SEEDS = sorted((Path(__file__).parent / "fixtures" / "drops").glob("*.txt"))
 SPECIAL = [b"\x00", b"\r", b"\n", b"\r\n", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xc3", b"\xe2\x80",

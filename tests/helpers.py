@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 from typer.testing import CliRunner
 
-from flows.cli import app
+from newsdrop.flows.cli import app
 
 TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_lines", "rejected_drops", "runs")
 

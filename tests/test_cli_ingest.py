@@ -10,7 +10,7 @@ import pytest
 from conftest import DROPS, expected_readings
 from helpers import TABLES, counts, fingerprint, make_inbox, newsdrop, query, run, table_rows
 
-from transforms.keys import headline_id
+from newsdrop.transforms.keys import headline_id
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 CASES = expected_readings()

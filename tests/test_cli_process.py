@@ -11,14 +11,14 @@ from pathlib import Path
 from conftest import DROPS
 from helpers import counts
 
-from flows.settings import SAMPLE_INBOX
+from newsdrop.settings import SAMPLE_INBOX
 
 
 def newsdrop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean_env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
     clean_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args], cwd=cwd, env=clean_env, capture_output=True, text=True,
+        [sys.executable, "-m", "newsdrop", *args], cwd=cwd, env=clean_env, capture_output=True, text=True,
         timeout=240, check=False,
     )
 

@@ -100,8 +100,8 @@ def test_readers_never_see_a_half_published_state(tmp_path: Path, prefect_env: d
 def test_a_run_that_finds_the_data_folder_busy_is_skipped_not_failed(tmp_path: Path, prefect_api: None) -> None:
     from helpers import newsdrop
 
-    from warehouse.layout import DataLayout
-    from warehouse.lock import run_lock
+    from newsdrop.warehouse.layout import DataLayout
+    from newsdrop.warehouse.lock import run_lock
 
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     with run_lock(DataLayout(data).lock):  # as a manual run would hold it while a scheduled one fires

@@ -21,10 +21,10 @@ from conftest import DROPS
 from helpers import make_inbox, query, table_rows
 
 from benchmarks.generate import generate
-from warehouse.faults import FAULT_ENV, POINTS
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger
-from warehouse.schema import PER_RUN_TABLES
+from newsdrop.warehouse.faults import FAULT_ENV, POINTS
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger
+from newsdrop.warehouse.schema import PER_RUN_TABLES
 
 # Columns that name the run that took a row in: they differ between two
 # otherwise identical histories, everything else must not.
@@ -34,7 +34,7 @@ DATA_TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_line
 
 def newsdrop_process(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--data", str(data), *extra],
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
 

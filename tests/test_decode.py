@@ -5,7 +5,7 @@ import gzip
 
 import pytest
 
-from transforms.decode import Decoded, Rejected, decode, has_mojibake_hint
+from newsdrop.transforms.decode import Decoded, Rejected, decode, has_mojibake_hint
 
 TEXT = "Prices rose – by 3% – in “the market’s” best week.\n\nHeadline one\nHeadline two\n"
 

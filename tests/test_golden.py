@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import DROPS, expected_readings
 
-from transforms import Rejected, read_drop
+from newsdrop.transforms import Rejected, read_drop
 
 CASES = expected_readings()
 

@@ -19,8 +19,8 @@ from conftest import DROPS
 from fuzz_reader import fuzz
 from helpers import counts, make_inbox, newsdrop, query, run
 
-from warehouse.batch import BatchSpec, Candidate, read_batch
-from warehouse.inbox import Listed, list_inbox
+from newsdrop.warehouse.batch import BatchSpec, Candidate, read_batch
+from newsdrop.warehouse.inbox import Listed, list_inbox
 
 SAMPLE = (DROPS / "001_c780d2942f53d682.txt").read_bytes()
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.keys import body_key, drop_id, headline_id, headline_key
-from transforms.names import DropName, is_drop_name, parse_drop_name
+from newsdrop.transforms.keys import body_key, drop_id, headline_id, headline_key
+from newsdrop.transforms.names import DropName, is_drop_name, parse_drop_name
 
 
 def test_headline_key_folds_what_readers_call_the_same() -> None:
@@ -66,7 +66,7 @@ def test_dash_table_is_unicode_dash_punctuation() -> None:
     import sys
     import unicodedata
 
-    from transforms.keys import DASHES
+    from newsdrop.transforms.keys import DASHES
 
     every_dash = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Pd"}
     assert set(DASHES) | {"-"} == every_dash

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.layout import (
+from newsdrop.transforms.layout import (
     Line,
     ends_sentence,
     is_headline_like,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.lines import clean_line, clean_lines, split_lines
+from newsdrop.transforms.lines import clean_line, clean_lines, split_lines
 
 
 def test_only_cr_lf_and_crlf_break_lines() -> None:

@@ -15,8 +15,8 @@ from conftest import DROPS
 from helpers import make_inbox, newsdrop, run
 
 from benchmarks.generate import generate
-from warehouse.layout import DataLayout
-from warehouse.lock import run_lock
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.lock import run_lock
 
 
 async def artifacts_with_key(key: str) -> list:
@@ -50,7 +50,7 @@ def test_a_run_over_its_timeout_fails(tmp_path: Path, prefect_env: dict[str, str
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     generate(3000, inbox, seed=9, corpora=None)
     result = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--data", str(data)],
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data)],
         env={**prefect_env, "NEWSDROP_RUN_TIMEOUT_SECONDS": "1"}, capture_output=True, text=True, timeout=300,
         check=False,
     )

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from flows.progress import read_progress
+from newsdrop.flows.progress import read_progress
 
 
 def test_plain_lines_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

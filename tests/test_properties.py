@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms import Rejected, decode, read_drop
-from transforms.layout import Line, lay_out
-from transforms.lines import clean_lines
+from newsdrop.transforms import Rejected, decode, read_drop
+from newsdrop.transforms.layout import Line, lay_out
+from newsdrop.transforms.lines import clean_lines
 
 WORDS = st.sampled_from(["Storm", "warning", "it", "rose.", "U.S.", "4", "hours", "ago", "“quoted”", "1", "x" * 260,
                          "中文。", "\u200b", "\u00a0", "\t", "Café", "...", "end."])

@@ -10,9 +10,9 @@ import pytest
 from conftest import DROPS
 from helpers import counts, make_inbox, newsdrop, query, run
 
-from warehouse import quality
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger
+from newsdrop.warehouse import quality
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger
 
 
 def checks_by_name(data: Path) -> dict[str, tuple[str, bool]]:

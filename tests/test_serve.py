@@ -35,7 +35,7 @@ def deployment(api_url: str, name: str, wait_seconds: float = 60) -> dict:
 
 def drops_named(data: Path, name: str) -> int:
     report = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "sql", "--data", str(data), "--format", "json",
+        [sys.executable, "-m", "newsdrop", "sql", "--data", str(data), "--format", "json",
          f"SELECT count(*) AS n FROM drops WHERE file_name = '{name}'"],
         capture_output=True, text=True, check=False,
     )
@@ -47,7 +47,7 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
     env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
     serve = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "2"],
+        [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:

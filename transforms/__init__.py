@@ -1,6 +1,6 @@
 """Pure reading rules: bytes in, records out. No disk, no Prefect, no DuckDB."""
 
-from transforms.decode import Decoded, Rejected, decode
-from transforms.read import Reading, read_drop
+from newsdrop.transforms.decode import Decoded, Rejected, decode
+from newsdrop.transforms.read import Reading, read_drop
 
 __all__ = ["Decoded", "Reading", "Rejected", "decode", "read_drop"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transforms.decode import Decoded, Rejected, decode
-from transforms.layout import DroppedLine, Line, lay_out
-from transforms.lines import clean_lines
+from newsdrop.transforms.decode import Decoded, Rejected, decode
+from newsdrop.transforms.layout import DroppedLine, Line, lay_out
+from newsdrop.transforms.lines import clean_lines
 
 WARNING_NO_HEADLINES = "no_headlines"
 

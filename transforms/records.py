@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from transforms.decode import Rejected
-from transforms.keys import body_key, drop_id, headline_id
-from transforms.names import parse_drop_name
-from transforms.read import Reading
+from newsdrop.transforms.decode import Rejected
+from newsdrop.transforms.keys import body_key, drop_id, headline_id
+from newsdrop.transforms.names import parse_drop_name
+from newsdrop.transforms.read import Reading
 
 
 @dataclass(frozen=True, slots=True)

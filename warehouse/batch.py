@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from transforms.decode import Rejected
-from transforms.read import read_drop
-from transforms.records import BatchRecords, FileFacts
-from warehouse.atomic import temp_beside
-from warehouse.inbox import Listed
-from warehouse.layout import DataLayout
-from warehouse.ledger import FileVersion
-from warehouse.parquet_io import to_arrow, write_parquet
+from newsdrop.transforms.decode import Rejected
+from newsdrop.transforms.read import read_drop
+from newsdrop.transforms.records import BatchRecords, FileFacts
+from newsdrop.warehouse.atomic import temp_beside
+from newsdrop.warehouse.inbox import Listed
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import FileVersion
+from newsdrop.warehouse.parquet_io import to_arrow, write_parquet
 
 _CHUNK = 1 << 20
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transforms.names import is_drop_name
+from newsdrop.transforms.names import is_drop_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warehouse.atomic import move_into_place
-from warehouse.batch import BatchResult, Candidate, remove_staging
-from warehouse.faults import checkpoint
-from warehouse.inbox import list_inbox
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger
-from warehouse.lock import run_lock
-from warehouse.publish import check_run, publish
-from warehouse.quality import CheckResult, failed_errors
+from newsdrop.errors import QualityCheckFailed
+from newsdrop.warehouse.atomic import move_into_place
+from newsdrop.warehouse.batch import BatchResult, Candidate, remove_staging
+from newsdrop.warehouse.faults import checkpoint
+from newsdrop.warehouse.inbox import list_inbox
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger
+from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.publish import check_run, publish
+from newsdrop.warehouse.quality import CheckResult, failed_errors
 
 
 def new_run_id(now: datetime) -> str:
@@ -157,10 +158,6 @@ class Outcome:
             "files_unchanged": plan.unchanged + self.unchanged,
             "files_skipped": self.skipped,
         }
-
-
-class QualityCheckFailed(RuntimeError):
-    """An error-severity check failed with the run's rows in place: the run is not committed."""
 
 
 def check_quality(layout: DataLayout, ledger: Ledger, plan: Plan, results: list[BatchResult]) -> list[CheckResult]:

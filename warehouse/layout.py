@@ -40,6 +40,11 @@ class DataLayout:
         return self.state / "run.lock"
 
     @property
+    def prefect_home(self) -> Path:
+        """Prefect's database for `serve`'s local server."""
+        return self.state / "prefect"
+
+    @property
     def staging(self) -> Path:
         return self.state / "staging"
 

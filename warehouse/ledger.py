@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from warehouse.faults import checkpoint
+from newsdrop.warehouse.faults import checkpoint
 
 RUN_COUNTERS = ("files_seen", "files_new", "drops_loaded", "files_rejected", "files_unchanged", "files_skipped")
 

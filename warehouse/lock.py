@@ -13,9 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-
-class RunInProgress(RuntimeError):
-    """Another newsdrop process holds the lock on this DATA folder."""
+from newsdrop.errors import RunInProgress
 
 
 @contextlib.contextmanager

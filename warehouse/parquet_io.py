@@ -8,8 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from warehouse.atomic import replace_with
-from warehouse.schema import ALL_TABLES
+from newsdrop.warehouse.atomic import replace_with
+from newsdrop.warehouse.schema import ALL_TABLES
 
 COMPRESSION = "zstd"
 

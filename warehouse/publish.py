@@ -18,13 +18,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from warehouse.atomic import copy_file
-from warehouse.faults import checkpoint
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger, from_us
-from warehouse.parquet_io import write_parquet
-from warehouse.quality import CheckResult, run_checks
-from warehouse.schema import ALL_TABLES, PER_RUN_TABLES, QUALITY_CHECKS, RUNS
+from newsdrop.warehouse.atomic import copy_file
+from newsdrop.warehouse.faults import checkpoint
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger, from_us
+from newsdrop.warehouse.parquet_io import write_parquet
+from newsdrop.warehouse.quality import CheckResult, run_checks
+from newsdrop.warehouse.schema import ALL_TABLES, PER_RUN_TABLES, QUALITY_CHECKS, RUNS
 
 Files = list[tuple[str, str]]  # (table, path)
 WORKING_DB_MEMORY = "256MB"

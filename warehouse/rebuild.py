@@ -11,13 +11,13 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from warehouse.batch import BatchResult, BatchSpec, Candidate
-from warehouse.inbox import Listed
-from warehouse.ingest import move_committed_files
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger
-from warehouse.publish import reset_working_db
-from warehouse.schema import PER_RUN_TABLES
+from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate
+from newsdrop.warehouse.inbox import Listed
+from newsdrop.warehouse.ingest import move_committed_files
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger
+from newsdrop.warehouse.publish import reset_working_db
+from newsdrop.warehouse.schema import PER_RUN_TABLES
 
 
 def plan_rebuild(layout: DataLayout, ledger: Ledger, rebuild_run_id: str) -> list[tuple[BatchSpec, list[Candidate]]]:

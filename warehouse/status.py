@@ -14,10 +14,10 @@ from typing import Any
 
 import duckdb
 
-from warehouse.inbox import list_inbox
-from warehouse.layout import DataLayout
-from warehouse.ledger import Ledger, from_us
-from warehouse.schema import ALL_TABLES, DERIVED_TABLES
+from newsdrop.warehouse.inbox import list_inbox
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.ledger import Ledger, from_us
+from newsdrop.warehouse.schema import ALL_TABLES, DERIVED_TABLES
 
 
 def _iso(us: int | None) -> str | None:

@@ -1,17 +1,17 @@
-"""What a run did: the CLI's summary and the Prefect artifacts, from one record."""
+"""What a run did, as one typed record: returned by the API, printed by the CLI, and
+turned into Prefect artifacts by newsdrop.flows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from newsdrop.settings import Settings
+from newsdrop.warehouse.ingest import Outcome, Plan
+from newsdrop.warehouse.quality import CheckResult
+from newsdrop.warehouse.schema import PER_RUN_TABLES
 
-from flows.settings import Settings
-from warehouse.ingest import Outcome, Plan
-from warehouse.quality import CheckResult
-
-ROW_TABLES = ("drops", "articles", "drop_headlines", "dropped_lines", "rejected_drops")
+ROW_TABLES = tuple(PER_RUN_TABLES)
 
 
 @dataclass
@@ -75,33 +75,3 @@ class RunSummary:
             out.append(f"  quality: {len(self.checks) - len(failed)}/{len(self.checks)} checks passed")
             out.extend(f"  {check.severity}: {check.check} ({check.detail})" for check in failed)
         return out
-
-
-def publish_artifacts(summary: RunSummary) -> None:
-    """Stable keys, so that the runs line up in the Prefect UI's artifact history."""
-    create_table_artifact(
-        key=f"newsdrop-{summary.kind}-counts",
-        table=[
-            {"what": "files seen", "count": summary.seen},
-            {"what": "files new", "count": summary.new},
-            {"what": "drops loaded", "count": summary.loaded},
-            {"what": "files rejected", "count": summary.rejected},
-            {"what": "files unchanged", "count": summary.unchanged},
-            *({"what": f"rows {table}", "count": count} for table, count in summary.rows.items()),
-            {"what": "seconds", "count": round(summary.seconds, 2)},
-        ],
-        description=f"newsdrop {summary.kind} run {summary.run_id} on {summary.data}",
-    )
-    if summary.checks:
-        create_table_artifact(
-            key=f"newsdrop-{summary.kind}-quality",
-            table=[{"check": c.check, "severity": c.severity, "passed": c.passed, "detail": c.detail}
-                   for c in summary.checks],
-            description=f"Data-quality checks of run {summary.run_id}",
-        )
-    rejects = "\n".join(f"| `{name}` | {reason} |" for name, reason in summary.rejects) or "| | none |"
-    create_markdown_artifact(
-        key=f"newsdrop-{summary.kind}-rejects",
-        markdown=f"# Rejected files, run {summary.run_id}\n\n| file | reason |\n|---|---|\n{rejects}\n",
-        description="Files rejected by this run; their bytes are kept under DATA/raw.",
-    )

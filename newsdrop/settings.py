@@ -10,11 +10,13 @@ The config file is NEWSDROP_CONFIG, or ./newsdrop.toml when present, e.g.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-SAMPLE_INBOX = Path(__file__).parent / "sample_inbox"
+# Package data of newsdrop.flows, found the same way in a wheel and in an editable install.
+SAMPLE_INBOX = Path(str(files("newsdrop.flows") / "sample_inbox"))
 
 
 def config_file() -> Path:

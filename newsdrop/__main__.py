@@ -1,0 +1,5 @@
+"""`python -m newsdrop` is the `newsdrop` command."""
+
+from newsdrop.flows.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""Processes that read batches in parallel, and end with the run that started them.
+
+A reader that outlived a killed run would hold the run's files and pipes, so every
+child gets a parent-death signal, even when its parent is killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+
+_PR_SET_PDEATHSIG = 1
+
+
+def set_parent_death_signal() -> None:
+    """In a child (a pool initializer or a preexec_fn): SIGKILL me when my parent dies."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def reader_pool(workers: int, batches: int) -> Iterator[Executor | None]:
+    """Processes for CPU-bound reading, only when there is more than one batch to share."""
+    if batches < 2 or workers < 2:
+        yield None
+        return
+    # spawn: forking a process that runs Prefect's threads is unsafe, and a
+    # forkserver would stand between the run and its workers, so that they
+    # would outlive a killed run. (Measured: a worker's start is not what limits
+    # a run; reading is.)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_parent_death_signal) as pool:
+        yield pool
