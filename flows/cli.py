@@ -44,6 +44,9 @@ DataOption = Annotated[
                  "config file, or ./data.", file_okay=False),
 ]
 WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="Query the warehouse as it was after this run (a run_id of the runs table).")
+]
 VerboseOption = Annotated[bool, typer.Option("--verbose", help="Show Prefect's log lines.")]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceback when a run fails.")]
 
@@ -251,6 +254,7 @@ def sql(
     query: Annotated[str, typer.Argument(help="The SQL to run, e.g. \"SELECT count(*) FROM articles\".")],
     data: DataOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
+    at: AtOption = None,
 ) -> None:
     """Run a read-only query against the current published snapshot.
 
@@ -268,7 +272,7 @@ def sql(
     from newsdrop.errors import NewsdropError
 
     try:
-        with connect(data) as con:
+        with connect(data, at=at) as con:
             cursor = con.execute(query)
             columns = [column[0] for column in cursor.description or []]
             rows = cursor.fetchall()
@@ -302,15 +306,59 @@ def _str(path: Path | None) -> str | None:
 
 
 def _print_next_steps(data: Path) -> None:
-    from newsdrop.warehouse.layout import DataLayout
-
-    database = DataLayout(data).published_db
-    if not database.exists():
-        return
     data_option = "" if data == Path("data") else f" --data {data}"
     example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
     typer.echo(f"query it:  newsdrop sql{data_option} \"{example}\"")
-    typer.echo(f"       or: duckdb -readonly {database}   (any DuckDB client; docs/warehouse.md lists the tables)")
+    typer.echo(f"       or: newsdrop shell{data_option}   (the DuckDB shell; docs/warehouse.md lists the tables)")
+
+
+@app.command()
+def shell(data: DataOption = None, at: AtOption = None) -> None:
+    """Open the DuckDB shell on the warehouse, read-only, tables and views by plain name.
+
+    Needs the DuckDB command line: pip install "newsdrop[shell]".
+
+    Examples:
+
+        newsdrop shell --data /srv/newsdrop
+
+        newsdrop shell --data /srv/newsdrop --at 20261126T120000Z-a1b2c3
+    """
+    from newsdrop.errors import NewsdropError
+    from newsdrop.settings import load_settings
+    from newsdrop.warehouse.lake import run_snapshot, shell_command
+    from newsdrop.warehouse.layout import DataLayout
+
+    layout = DataLayout(load_settings(data=data).data)
+    try:
+        command = shell_command(layout, run_snapshot(layout, at) if at else None)
+    except NewsdropError as error:
+        _fail(error, debug=False)
+        return
+    os.execv(command[0], command)
+
+
+@app.command()
+def vacuum(
+    data: DataOption = None,
+    keep_days: Annotated[float, typer.Option(help="Keep this many days of history for --at (time travel).")] = 7,
+    merge: Annotated[bool, typer.Option(help="Also merge small files (expires all earlier history).")] = False,
+) -> None:
+    """Expire old lake snapshots, delete files no snapshot uses, and optionally merge small files.
+
+    Example:
+
+        newsdrop vacuum --data /srv/newsdrop --keep-days 30
+    """
+    from newsdrop.api import vacuum as vacuum_lake
+
+    try:
+        done = vacuum_lake(data, keep_days=keep_days, merge=merge)
+    except Exception as error:
+        _fail(error, debug=False)
+        return
+    typer.echo(f"vacuum: {done.snapshots_expired} snapshot(s) expired, {done.files_deleted} file(s) deleted, "
+               f"{done.files_merged} merge(s)")
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ newsdrop.pipeline; this module only names the steps for Prefect.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prefect import State, flow, task
@@ -23,7 +24,6 @@ from newsdrop.pipeline import Batch, Progress, Steps
 from newsdrop.readers import reader_pool
 from newsdrop.settings import Settings, load_settings
 from newsdrop.summary import RunSummary
-from newsdrop.warehouse import ingest as steps
 from newsdrop.warehouse.batch import BatchResult
 
 
@@ -44,30 +44,30 @@ RETRY_IO: dict[str, Any] = {
 
 discover_task = task(name="discover", **RETRY_IO)(pipeline.discover)
 read_batch_task = task(name="read-batch", task_run_name="read-batch-{spec.part}", **RETRY_IO)(pipeline.read_one_batch)
-check_quality_task = task(name="check-quality", cache_policy=NO_CACHE)(steps.check_quality)
-commit_task = task(name="commit", cache_policy=NO_CACHE)(steps.commit)
-publish_task = task(name="publish", **RETRY_IO)(steps.finish)
+commit_task = task(name="commit-batch", task_run_name="commit-batch-{result.spec.part}",
+                   cache_policy=NO_CACHE)(pipeline.commit)
+finish_task = task(name="finish", cache_policy=NO_CACHE)(pipeline.finish)
 report_task = task(name="report", cache_policy=NO_CACHE)(publish_artifacts)
 
 
-def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Progress) -> list[BatchResult]:
-    """One read-batch task per batch, each handing its batch to a reader process."""
+def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
+    """One read-batch task per batch, each handing its batch to a reader process; results
+    as they finish, so the commits keep pace with the readers."""
     files = sum(len(candidates) for _spec, candidates in batches)
     with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
         futures = [read_batch_task.submit(spec, candidates, settings, pool) for spec, candidates in batches]
         sizes = {future: len(candidates) for future, (_spec, candidates) in zip(futures, batches, strict=True)}
         for future in as_completed(futures):
-            future.result()  # a failed batch fails the run now, not after the others
-            advance(sizes[future])
-        return [future.result() for future in futures]
+            result = future.result()  # a failed batch fails the run now, not after the others
+            advance(sizes.pop(future))
+            yield result
 
 
 AS_TASKS = Steps(
     discover=discover_task,
     read_batches=read_batches_as_tasks,
-    check_quality=check_quality_task,
     commit=commit_task,
-    publish=publish_task,
+    finish=finish_task,
     report=report_task,
 )
 

@@ -15,7 +15,7 @@ newsdrop.warehouse (storage) and newsdrop.flows (Prefect and the CLI).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from newsdrop.api import connect, ingest, query, rebuild, status
+from newsdrop.api import connect, ingest, query, rebuild, status, vacuum
 from newsdrop.errors import NewsdropError, QualityCheckFailed, RunFailed, RunInProgress
 from newsdrop.summary import RunSummary
 
@@ -36,4 +36,5 @@ __all__ = [
     "query",
     "rebuild",
     "status",
+    "vacuum",
 ]

@@ -10,6 +10,7 @@ Prefect flow (newsdrop.pipeline), called directly.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ from newsdrop.summary import RunSummary
 if TYPE_CHECKING:
     import duckdb
     import pandas
+
+    from newsdrop.warehouse.maintenance import Vacuumed
 
 PathLike = str | Path
 
@@ -58,6 +61,24 @@ def rebuild(data: PathLike | None = None, *, workers: int | None = None, lock_wa
     return _run(run_rebuild, settings)
 
 
+def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = False) -> Vacuumed:
+    """Expire lake history older than `keep_days`, delete unreferenced files, and (with
+    `merge`) merge small files, which expires all earlier history."""
+    from datetime import UTC, datetime, timedelta
+
+    from newsdrop.warehouse.lake import open_lake
+    from newsdrop.warehouse.layout import DataLayout
+    from newsdrop.warehouse.lock import run_lock
+    from newsdrop.warehouse.maintenance import vacuum as vacuum_lake
+
+    settings = load_settings(data=data)
+    layout = DataLayout(settings.data)
+    if not layout.exists():
+        raise NewsdropError(f"no warehouse at {layout.root}")
+    with run_lock(layout.lock, settings.lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
+        return vacuum_lake(con, datetime.now(UTC) - timedelta(days=keep_days), merge)
+
+
 def status(data: PathLike | None = None, inbox: PathLike | None = None) -> dict[str, Any]:
     """The facts of `newsdrop status --json`: last run, run in progress, backlog, totals, freshness."""
     from newsdrop.warehouse.status import warehouse_status
@@ -67,21 +88,20 @@ def status(data: PathLike | None = None, inbox: PathLike | None = None) -> dict[
     return report
 
 
-def connect(data: PathLike | None = None) -> duckdb.DuckDBPyConnection:
+def connect(data: PathLike | None = None, *, at: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection to the warehouse, tables and views by plain name.
 
-    It sees the warehouse as it was when it connected; connect again for newer runs."""
-    import duckdb
-
+    It reads the lake and nothing else (no other files, no writes). Each query sees
+    the last committed snapshot; `at=RUN_ID` pins the warehouse as it was after that run."""
+    from newsdrop.warehouse.lake import connect_read_only, run_snapshot
     from newsdrop.warehouse.layout import DataLayout
 
     layout = DataLayout(load_settings(data=data).data)
-    if not layout.published_db.exists():
-        raise NewsdropError(f"no warehouse at {layout.root}: run `newsdrop run --data {layout.root}` first")
-    return duckdb.connect(str(layout.published_db), read_only=True)
+    return connect_read_only(layout, run_snapshot(layout, at) if at else None)
 
 
-def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pandas.DataFrame:
+def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
+          at: str | None = None) -> pandas.DataFrame:
     """Run one read-only query on the warehouse and return a pandas DataFrame."""
-    with connect(data) as con:
+    with connect(data, at=at) as con:
         return con.execute(sql, params or []).df()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NewsdropError(Exception):
     """Base of newsdrop's own errors: the message is one line for the user."""
@@ -16,4 +18,9 @@ class RunInProgress(NewsdropError):
 
 
 class QualityCheckFailed(RunFailed):
-    """An error-severity check failed with the run's rows in place: they are not committed."""
+    """An error-severity check failed on a batch: that batch is not committed."""
+
+    def __init__(self, message: str, checks: list[Any] | None = None, part: int = 0) -> None:
+        super().__init__(message)
+        self.checks = checks or []
+        self.part = part

@@ -1,11 +1,12 @@
 """One run, step by step: the same composition for the Python API and the Prefect flows.
 
-    inbox ─▶ discover ─▶ read-batch ×N ─▶ check-quality ─▶ commit ─▶ publish ─▶ report
+    inbox ─▶ discover ─▶ read-batch ×N ─▶ commit-batch ×N ─▶ finish ─▶ report
 
-Each step is a plain function of newsdrop.warehouse. `Steps` says how a step is
-called: directly (newsdrop.ingest, newsdrop.rebuild) or as a Prefect task
-(newsdrop.flows), so the order of the steps is written once, here, and nothing
-in this module imports Prefect.
+Each batch is committed to the lake as soon as it is read (rows, ledger entries
+and quality checks in one snapshot), so a killed run resumes after its last
+committed batch. Each step is a plain function; `Steps` says how it is called:
+directly (newsdrop.ingest, newsdrop.rebuild) or as a Prefect task
+(newsdrop.flows). Nothing in this module imports Prefect.
 """
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from newsdrop.errors import RunFailed
 from newsdrop.readers import reader_pool
 from newsdrop.settings import Settings
-from newsdrop.summary import RunSummary
-from newsdrop.warehouse import ingest as steps
+from newsdrop.summary import Outcome, RunSummary
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
+from newsdrop.warehouse.commit import commit_batch, transaction, write_batch
+from newsdrop.warehouse.discover import Plan
+from newsdrop.warehouse.discover import discover as discover_inbox
 from newsdrop.warehouse.faults import checkpoint
-from newsdrop.warehouse.ingest import Outcome, Plan, open_run
-from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.ledger import Ledger
-from newsdrop.warehouse.publish import publish
+from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.quality import CheckResult
-from newsdrop.warehouse.rebuild import commit_rebuild, plan_rebuild
+from newsdrop.warehouse.rebuild import (
+    clear_for_rebuild,
+    import_legacy_history,
+    kept_versions,
+    plan_rebuild,
+    remove_legacy_files,
+)
+from newsdrop.warehouse.runs import Run, open_run, record_run
+from newsdrop.warehouse.schema import RunKind, RunStatus
 
 Batch = tuple[BatchSpec, list[Candidate]]
 Advance = Callable[[int], None]
@@ -51,28 +59,37 @@ def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Setti
     return result
 
 
-def read_batches(batches: list[Batch], settings: Settings, progress: Progress) -> list[BatchResult]:
-    """Read every batch, as many at once as there are workers; a failed batch fails the run at once."""
+def read_batches(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
+    """Every batch's result as soon as it is read, as many at once as there are workers."""
     files = sum(len(candidates) for _spec, candidates in batches)
     with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
         if pool is None:
-            results = []
             for spec, candidates in batches:
-                results.append(read_one_batch(spec, candidates, settings, None))
+                yield read_one_batch(spec, candidates, settings, None)
                 advance(len(candidates))
-            return results
+            return
         futures = {pool.submit(read_batch, spec, candidates, settings.inbox, settings.data, settings.max_bytes):
                    len(candidates) for spec, candidates in batches}
         for future in as_completed(futures):
-            future.result()
+            result = future.result()  # a failed batch fails the run at once
             checkpoint("batch-read")
-            advance(futures[future])
-        return [future.result() for future in futures]
+            advance(futures.pop(future))
+            yield result
 
 
-def discover(layout: DataLayout, ledger: Ledger, settings: Settings, run_id: str, started_at: datetime) -> Plan:
-    return steps.discover(layout, ledger, settings.inbox, run_id, started_at, settings.settle_seconds,
-                          settings.batch_size)
+def discover(run: Run, settings: Settings) -> Plan:
+    return discover_inbox(run.ledger, settings.inbox, settings.settle_seconds, settings.batch_size)
+
+
+def commit(run: Run, result: BatchResult) -> list[CheckResult]:
+    return commit_batch(run.con, result, run.run_id)
+
+
+def finish(run: Run, outcome: Outcome, plan: Plan | None) -> int:
+    """The run's `runs` row; returns the lake snapshot the run ends at."""
+    snapshot = record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.SUCCEEDED, outcome.counts(plan))
+    checkpoint("finished")
+    return snapshot
 
 
 def ignore_summary(_summary: RunSummary) -> None:
@@ -83,11 +100,10 @@ def ignore_summary(_summary: RunSummary) -> None:
 class Steps:
     """How each step is called. The defaults call the plain functions."""
 
-    discover: Callable[[DataLayout, Ledger, Settings, str, datetime], Plan] = discover
-    read_batches: Callable[[list[Batch], Settings, Progress], list[BatchResult]] = read_batches
-    check_quality: Callable[[DataLayout, Ledger, Plan, list[BatchResult]], list[CheckResult]] = steps.check_quality
-    commit: Callable[[DataLayout, Ledger, Plan, list[BatchResult], list[CheckResult]], Outcome] = steps.commit
-    publish: Callable[[DataLayout, Ledger, Plan, Outcome], bool] = steps.finish
+    discover: Callable[[Run, Settings], Plan] = discover
+    read_batches: Callable[[list[Batch], Settings, Progress], Iterator[BatchResult]] = read_batches
+    commit: Callable[[Run, BatchResult], list[CheckResult]] = commit
+    finish: Callable[[Run, Outcome, Plan | None], int] = finish
     report: Callable[[RunSummary], Any] = ignore_summary
 
 
@@ -95,40 +111,54 @@ PLAIN = Steps()
 
 
 def within_timeout(settings: Settings, started_at: datetime) -> None:
-    """Checked between steps, so that the timeout holds in every way of running (API, run,
-    serve); Prefect's own flow timeout may stop a run sooner."""
-    seconds = (datetime.now(UTC) - started_at).total_seconds()
-    if seconds > settings.run_timeout_seconds:
+    """Checked after each batch, so that the timeout holds in every way of running (API,
+    run, serve); Prefect's own flow timeout may stop a run sooner."""
+    if datetime.now(UTC) - started_at > timedelta(seconds=settings.run_timeout_seconds):
         raise RunFailed(f"the run exceeded its timeout of {settings.run_timeout_seconds:g} s "
-                        f"(run_timeout_seconds); nothing of it was committed")
+                        "(run_timeout_seconds); its committed batches are kept")
 
 
 def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
-    """Take in every new drop of the inbox."""
-    with open_run(settings.data, "ingest", settings.lock_wait_seconds) as run:
-        plan = call.discover(run.layout, run.ledger, settings, run.run_id, run.started_at)
-        batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
+    """Take in every new drop of the inbox, committing batch by batch."""
+    with open_run(settings.data, RunKind.INGEST, settings.lock_wait_seconds) as run:
+        plan = call.discover(run, settings)
+        batches = [(BatchSpec(run.run_id, run.started_at, part), candidates)
                    for part, candidates in enumerate(plan.batches)]
-        results = call.read_batches(batches, settings, progress)
-        within_timeout(settings, run.started_at)
-        checks = call.check_quality(run.layout, run.ledger, plan, results)
-        outcome = call.commit(run.layout, run.ledger, plan, results, checks)
-        published = call.publish(run.layout, run.ledger, plan, outcome)
-        summary = RunSummary.of_ingest(settings, plan, outcome, published, run.started_at, checks)
+        outcome = Outcome()
+        for result in call.read_batches(batches, settings, progress):
+            outcome.add(result, call.commit(run, result))
+            within_timeout(settings, run.started_at)
+        snapshot = call.finish(run, outcome, plan)
+    seconds = (datetime.now(UTC) - run.started_at).total_seconds()
+    summary = RunSummary.of(RunKind.INGEST, run.run_id, str(settings.data), str(settings.inbox), plan, outcome,
+                            seconds, snapshot)
     call.report(summary)
     return summary
 
 
 def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
-    """Re-read every kept raw drop with the current rules and rebuild every table."""
-    with open_run(settings.data, "rebuild", settings.lock_wait_seconds) as run:
-        batches = plan_rebuild(run.layout, run.ledger, run.run_id)
-        results = call.read_batches(batches, settings, progress)
-        within_timeout(settings, run.started_at)
-        commit_rebuild(run.layout, run.ledger, run.run_id, [spec for spec, _ in batches], results)
-        outcome = Outcome.of_results(results)
-        run.ledger.finish_run(run.run_id, "succeeded", datetime.now(UTC), outcome.rebuild_counts())
-        publish(run.layout, run.ledger)
-        summary = RunSummary.of_rebuild(settings, run.run_id, outcome, run.started_at)
+    """Re-read every kept raw drop with the current rules; replace every table in one snapshot."""
+    with open_run(settings.data, RunKind.REBUILD, settings.lock_wait_seconds) as run:
+        legacy = run.layout.legacy_ledger.exists()
+        batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy))
+        outcome = Outcome()
+        with transaction(run.con):
+            clear_for_rebuild(run.con)
+            if legacy:
+                import_legacy_history(run.con, run.layout)
+            for result in call.read_batches(batches, settings, progress):
+                outcome.add(result, write_batch(run.con, result, run.run_id))
+                within_timeout(settings, run.started_at)
+            snapshot = record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.SUCCEEDED,
+                                  outcome.counts(None), in_transaction=True)
+        expired, deleted = expire_before(run.con, datetime.now(UTC))
+        notes = [f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
+                 "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone"]
+        if legacy:
+            remove_legacy_files(run.layout)
+            notes.append("converted the older warehouse layout onto DuckLake and removed its files")
+    seconds = (datetime.now(UTC) - run.started_at).total_seconds()
+    summary = RunSummary.of(RunKind.REBUILD, run.run_id, str(settings.data), None, None, outcome, seconds, snapshot,
+                            notes)
     call.report(summary)
     return summary

@@ -4,14 +4,48 @@ turned into Prefect artifacts by newsdrop.flows."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from newsdrop.settings import Settings
-from newsdrop.warehouse.ingest import Outcome, Plan
+from newsdrop.warehouse.batch import BatchResult
+from newsdrop.warehouse.discover import Plan
 from newsdrop.warehouse.quality import CheckResult
-from newsdrop.warehouse.schema import PER_RUN_TABLES
+from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome
 
 ROW_TABLES = tuple(PER_RUN_TABLES)
+
+
+@dataclass
+class Outcome:
+    """What the committed batches of a run add up to."""
+
+    loaded: int = 0
+    rejected: int = 0
+    unchanged: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ROW_TABLES, 0))
+    rejects: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    skips: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
+    checks: list[CheckResult] = field(default_factory=list)
+
+    def add(self, result: BatchResult, checks: list[CheckResult]) -> None:
+        self.loaded += result.count(FileOutcome.LOADED)
+        self.rejected += result.count(FileOutcome.REJECTED)
+        self.unchanged += result.count(FileOutcome.UNCHANGED)
+        self.skips.extend(result.skipped)
+        self.rejects.extend(result.rejects)
+        for table, count in result.rows.items():
+            self.rows[table] += count
+        self.checks.extend(checks)
+
+    def counts(self, plan: Plan | None) -> dict[str, int]:
+        """The runs table's counters. Without a plan (rebuild), every kept version is seen and new."""
+        kept = self.loaded + self.rejected
+        return {
+            "files_seen": plan.seen if plan else kept,
+            "files_new": (plan.new - self.unchanged) if plan else kept,
+            "drops_loaded": self.loaded,
+            "files_rejected": self.rejected,
+            "files_unchanged": (plan.unchanged + self.unchanged) if plan else 0,
+            "files_skipped": len(self.skips) + (len(plan.refused) if plan else 0),
+        }
 
 
 @dataclass
@@ -19,6 +53,7 @@ class RunSummary:
     run_id: str
     kind: str
     data: str
+    inbox: str | None
     seen: int
     new: int
     loaded: int
@@ -28,38 +63,30 @@ class RunSummary:
     settling: int
     rows: dict[str, int]
     seconds: float
-    published: bool
+    snapshot_id: int
     rejects: list[tuple[str, str]] = field(default_factory=list)
     skips: list[tuple[str, str]] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def of_ingest(cls, settings: Settings, plan: Plan, outcome: Outcome, published: bool,
-                  started_at: datetime, checks: list[CheckResult]) -> RunSummary:
+    def of(cls, kind: str, run_id: str, data: str, inbox: str | None, plan: Plan | None, outcome: Outcome,
+           seconds: float, snapshot_id: int, notes: list[str] | None = None) -> RunSummary:
         counts = outcome.counts(plan)
         return cls(
-            run_id=plan.run_id, kind="ingest", data=str(settings.data),
+            run_id=run_id, kind=kind, data=data, inbox=inbox,
             seen=counts["files_seen"], new=counts["files_new"], loaded=counts["drops_loaded"],
             rejected=counts["files_rejected"], unchanged=counts["files_unchanged"],
-            skipped=counts["files_skipped"], settling=len(plan.settling),
-            rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
-            seconds=(datetime.now(UTC) - started_at).total_seconds(), published=published,
-            rejects=outcome.rejects, skips=outcome.skips, checks=checks,
-        )
-
-    @classmethod
-    def of_rebuild(cls, settings: Settings, run_id: str, outcome: Outcome, started_at: datetime) -> RunSummary:
-        kept = outcome.loaded + outcome.rejected
-        return cls(
-            run_id=run_id, kind="rebuild", data=str(settings.data), seen=kept, new=kept,
-            loaded=outcome.loaded, rejected=outcome.rejected, unchanged=0, skipped=outcome.skipped, settling=0,
-            rows={table: outcome.rows.get(table, 0) for table in ROW_TABLES},
-            seconds=(datetime.now(UTC) - started_at).total_seconds(), published=True, rejects=outcome.rejects,
+            skipped=counts["files_skipped"], settling=len(plan.settling) if plan else 0,
+            rows=dict(outcome.rows), seconds=seconds, snapshot_id=snapshot_id,
+            rejects=outcome.rejects, skips=outcome.skips + (plan.refused if plan else []),
+            checks=outcome.checks, notes=notes or [],
         )
 
     def lines(self) -> list[str]:
+        source = f" of {self.inbox}" if self.inbox else ""
         out = [
-            f"{self.kind} run {self.run_id}: {self.seconds:.1f} s",
+            f"{self.kind} run {self.run_id}{source}: {self.seconds:.1f} s, lake snapshot {self.snapshot_id}",
             f"  files: {self.seen} seen, {self.new} new, {self.loaded} loaded, {self.rejected} rejected, "
             f"{self.unchanged} unchanged"
             + (f", {self.skipped} skipped" if self.skipped else "")
@@ -74,4 +101,5 @@ class RunSummary:
             failed = [check for check in self.checks if not check.passed]
             out.append(f"  quality: {len(self.checks) - len(failed)}/{len(self.checks)} checks passed")
             out.extend(f"  {check.severity}: {check.check} ({check.detail})" for check in failed)
+        out.extend(f"  {note}" for note in self.notes)
         return out

@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import duckdb
+import newsdrop
 from typer.testing import CliRunner
 
 from newsdrop.flows.cli import app
+from newsdrop.warehouse import schema
 
-TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_lines", "rejected_drops", "runs")
+TABLES = (*schema.TABLES, "headlines")
 
 
 def make_inbox(folder: Path, source: Path) -> Path:
@@ -34,7 +35,8 @@ def run(inbox: Path, data: Path, *extra: str) -> Any:
 
 
 def query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(data / "news.duckdb"), read_only=True) as con:
+    """The warehouse as analysts see it: through newsdrop.connect (read-only)."""
+    with newsdrop.connect(data) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -43,7 +45,7 @@ def counts(data: Path) -> dict[str, int]:
 
 
 def table_rows(data: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    with duckdb.connect(str(data / "news.duckdb"), read_only=True) as con:
+    with newsdrop.connect(data) as con:
         columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] not in exclude]
         return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
 

@@ -5,7 +5,7 @@ import gzip
 
 import pytest
 
-from newsdrop.transforms.decode import Decoded, Rejected, decode, has_mojibake_hint
+from newsdrop.transforms.decode import Decoded, Rejected, RejectReason, decode, has_mojibake_hint
 
 TEXT = "Prices rose – by 3% – in “the market’s” best week.\n\nHeadline one\nHeadline two\n"
 
@@ -95,3 +95,11 @@ def test_ftfy_other_fixes_stay_off() -> None:
     # HTML entities, full-width punctuation and curly quotes are real text here.
     text = "A &amp; B say “hi”！ ﬁne"
     assert decoded(f"{text}\nthe worldâ€™s\n".encode()).text.splitlines()[0] == text
+
+
+def test_reject_reasons_are_the_stored_strings() -> None:
+    # rejected_drops.reason holds these values; renaming one breaks stored data and queries.
+    assert {reason.value for reason in RejectReason} == {"empty", "undecodable", "binary", "too_large", "unreadable"}
+    outcome = decode(b"")
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason is RejectReason.EMPTY

@@ -17,6 +17,12 @@ def test_headline_key_folds_what_readers_call_the_same() -> None:
     assert len({headline_id(text) for text in variants}) == 1
 
 
+def test_headline_key_ignores_joiners_that_stored_text_keeps() -> None:
+    with_zwnj = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert headline_key(with_zwnj) == headline_key(with_zwnj.replace("\u200c", ""))
+    assert headline_key("Caf\u00e9 \u200dnews") == headline_key("Caf\u00e9 news")
+
+
 def test_headline_key_uses_nfkc_only_for_matching() -> None:
     assert headline_key("ＡＢＣ！") == "abc!"
 

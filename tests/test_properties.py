@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsdrop.transforms import Rejected, decode, read_drop
-from newsdrop.transforms.layout import Line, lay_out
 from newsdrop.transforms.lines import clean_lines
+from newsdrop.transforms.sections import Line, lay_out
 
 WORDS = st.sampled_from(["Storm", "warning", "it", "rose.", "U.S.", "4", "hours", "ago", "“quoted”", "1", "x" * 260,
                          "中文。", "\u200b", "\u00a0", "\t", "Café", "...", "end."])
@@ -24,11 +24,11 @@ def drop_texts(draw: st.DrawFn) -> str:
 @given(st.lists(st.one_of(LINE, st.just("")), max_size=40))
 def test_every_non_blank_line_ends_up_in_exactly_one_place(texts: list[str]) -> None:
     lines = [Line(no, text) for no, text in enumerate(clean_lines("\n".join(texts)), start=1)]
-    layout = lay_out(lines)
-    placed = [line.no for line in layout.paragraphs] + [line.no for line in layout.headlines]
-    placed += [dropped.line_no for dropped in layout.dropped]
-    if layout.title is not None:
-        placed.append(layout.title.no)
+    sections = lay_out(lines)
+    placed = [line.no for line in sections.paragraphs] + [line.no for line in sections.headlines]
+    placed += [dropped.line_no for dropped in sections.dropped]
+    if sections.title is not None:
+        placed.append(sections.title.no)
     assert sorted(placed) == [line.no for line in lines if line.text]
 
 

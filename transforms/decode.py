@@ -1,8 +1,10 @@
 """Bytes to text (DROP_FORMAT.md §2).
 
 The order of the checks is the contract: empty, byte-order mark, binary sniff,
-strict UTF-8, detector, then mojibake repair. The size limit is checked by the
-caller before the bytes are read (a too-large file is never read whole).
+strict UTF-8, detector. Mojibake repair runs on text decoded by a byte-order mark
+or as strict UTF-8, not on text the detector decoded. The size limit is checked
+by the caller (warehouse.batch) before the bytes are read (a too-large file is
+never read whole); see RejectReason.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 import chardet
 import ftfy
@@ -78,32 +81,44 @@ class Decoded:
     warnings: tuple[str, ...] = ()
 
 
+class RejectReason(StrEnum):
+    """Why a file is not loaded as a drop (stored in rejected_drops.reason)."""
+
+    EMPTY = "empty"
+    UNDECODABLE = "undecodable"
+    BINARY = "binary"
+    # Decided by the storage layer (warehouse.batch), which never hands these bytes to decode():
+    TOO_LARGE = "too_large"  # over the size limit, so never read whole
+    UNREADABLE = "unreadable"  # the file could not be read (or its bytes were never kept)
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    reason: str
+    reason: RejectReason
     detail: str
 
 
 def decode(raw: bytes) -> Decoded | Rejected:
     """Turn a drop's bytes into text, or say why they are not a drop."""
     if not raw.strip():
-        return Rejected("empty", f"{len(raw)} bytes, none of them text")
+        return Rejected(RejectReason.EMPTY, f"{len(raw)} bytes, none of them text")
 
     for bom, codec, name in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw[len(bom) :].decode(codec)
             except UnicodeDecodeError as exc:
-                return Rejected("undecodable", f"{name} byte-order mark, but {exc.reason} at byte {exc.start}")
+                detail = f"{name} byte-order mark, but {exc.reason} at byte {exc.start}"
+                return Rejected(RejectReason.UNDECODABLE, detail)
             if not text.strip():
-                return Rejected("empty", f"{name} byte-order mark and nothing else")
+                return Rejected(RejectReason.EMPTY, f"{name} byte-order mark and nothing else")
             return _repair_mojibake(Decoded(text, name))
 
     for signature in _BINARY_SIGNATURES:
         if raw.startswith(signature):
-            return Rejected("binary", f"starts with the signature {signature[:4].hex(' ')}")
+            return Rejected(RejectReason.BINARY, f"starts with the signature {signature[:4].hex(' ')}")
     if b"\x00" in raw:
-        return Rejected("binary", f"NUL byte at offset {raw.index(0)} and no byte-order mark")
+        return Rejected(RejectReason.BINARY, f"NUL byte at offset {raw.index(0)} and no byte-order mark")
 
     try:
         return _repair_mojibake(Decoded(raw.decode("utf-8"), "utf-8"))
@@ -128,7 +143,7 @@ def _detect(raw: bytes) -> Decoded | Rejected:
             continue
         return Decoded(text, name, (WARNING_NON_UTF8,))
     tried = ", ".join(dict.fromkeys(candidates))
-    return Rejected("undecodable", f"not UTF-8, and no detected encoding decodes it (tried {tried})")
+    return Rejected(RejectReason.UNDECODABLE, f"not UTF-8, and no detected encoding decodes it (tried {tried})")
 
 
 def has_mojibake_hint(text: str) -> bool:

@@ -8,25 +8,28 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
+from newsdrop.transforms.lines import DELETED_FROM_STORED_TEXT
+
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\u0060\u00b4\uff07"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02\u301d\u301e"
-_MINUS_SIGNS = "\u2212\u2796\ufe63\uff0d"
+# Minus signs that are not dash punctuation (the small and full-width hyphen-minus are, so they are in DASHES).
+_MINUS_SIGNS = "\u2212\u2796"
 # Unicode's dash punctuation (category Pd, Unicode 14); a test checks it against unicodedata.
 DASHES = (
     "\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u2e5d"
     "\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
 )
-_INVISIBLE = (
-    "\u200b\u200c\u200d\u2060\ufeff\u00ad"  # zero-width and soft hyphen
-    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi marks
-)
+# Removed from match keys: what stored text already lacks (lines.py), plus ZWNJ
+# and ZWJ, which stored text keeps because they change how a word is written
+# (Persian, Indic scripts, emoji) but which must not make two headlines differ.
+_REMOVED_FROM_KEYS = DELETED_FROM_STORED_TEXT + "\u200c\u200d"
 
 _FOLD = str.maketrans(
     {
         **{ch: "'" for ch in _SINGLE_QUOTES},
         **{ch: '"' for ch in _DOUBLE_QUOTES},
         **{ch: "-" for ch in _MINUS_SIGNS + DASHES},
-        **{ch: None for ch in _INVISIBLE},
+        **{ch: None for ch in _REMOVED_FROM_KEYS},
     }
 )
 
@@ -34,7 +37,10 @@ _FOLD = str.maketrans(
 def match_text(text: str) -> str:
     """The folded form two texts share when a reader would call them the same."""
     if text.isascii():
-        return " ".join(text.lower().split())  # NFKC, casefold and the folds change no ASCII but case
+        # Fast path: NFKC and casefold change no ASCII but case. The folds change one
+        # ASCII character, the backtick (in _SINGLE_QUOTES), which this path keeps: an
+        # all-ASCII "it`s" keys as "it`s", not "it's". Known; changing it changes ids.
+        return " ".join(text.lower().split())
     return " ".join(unicodedata.normalize("NFKC", text).casefold().translate(_FOLD).split())
 
 

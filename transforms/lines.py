@@ -9,11 +9,16 @@ import unicodedata
 # U+2029, NEL, FF and VT, which the contract treats as spaces inside a line.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
-# Invisible characters that are deleted rather than turned into a space: the
-# contract's four (ZWSP, word joiner, BOM, soft hyphen) and the bidi marks, which
-# the expected readings of the RTL fixture show removed from stored text.
-_INVISIBLE = "\u200b\u2060\ufeff\u00ad\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_DELETE_INVISIBLE = str.maketrans("", "", _INVISIBLE)
+# Invisible characters deleted from stored text rather than turned into a space:
+# the contract's four (ZWSP, word joiner, BOM, soft hyphen) and the bidi marks,
+# which the expected readings of the RTL fixture show removed from stored text.
+# Not ZWNJ/ZWJ (U+200C/U+200D): they are part of the text (Persian and Indic
+# spelling, emoji sequences) and are stored; only match keys drop them (keys.py).
+DELETED_FROM_STORED_TEXT = (
+    "\u200b\u2060\ufeff\u00ad"  # ZWSP, word joiner, BOM, soft hyphen
+    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi marks
+)
+_DELETE_INVISIBLE = str.maketrans("", "", DELETED_FROM_STORED_TEXT)
 
 # Every other whitespace or control character becomes a space.
 _SPACE_LIKE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")

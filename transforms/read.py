@@ -1,13 +1,13 @@
-"""Reading one drop: bytes -> decode -> lines -> layout. Pure, so it can be
-re-run on kept bytes (rebuild) and gives the same answer every time."""
+"""Reading one drop: bytes -> decode -> lines -> sections. Pure, so it can be
+re-run on kept bytes (warehouse.rebuild) and gives the same answer every time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from newsdrop.transforms.decode import Decoded, Rejected, decode
-from newsdrop.transforms.layout import DroppedLine, Line, lay_out
 from newsdrop.transforms.lines import clean_lines
+from newsdrop.transforms.sections import DroppedLine, Line, lay_out
 
 WARNING_NO_HEADLINES = "no_headlines"
 
@@ -24,15 +24,15 @@ class Reading:
 
 def read_text(decoded: Decoded) -> Reading:
     lines = [Line(no, text) for no, text in enumerate(clean_lines(decoded.text), start=1)]
-    layout = lay_out(lines)
-    warnings = decoded.warnings if layout.headlines else (*decoded.warnings, WARNING_NO_HEADLINES)
+    sections = lay_out(lines)
+    warnings = decoded.warnings if sections.headlines else (*decoded.warnings, WARNING_NO_HEADLINES)
     return Reading(
         encoding=decoded.encoding,
         warnings=warnings,
-        title=layout.title.text if layout.title else None,
-        paragraphs=tuple(line.text for line in layout.paragraphs),
-        headlines=tuple(line.text for line in layout.headlines),
-        dropped_lines=layout.dropped,
+        title=sections.title.text if sections.title else None,
+        paragraphs=tuple(line.text for line in sections.paragraphs),
+        headlines=tuple(line.text for line in sections.headlines),
+        dropped_lines=sections.dropped,
     )
 
 

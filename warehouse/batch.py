@@ -1,28 +1,28 @@
-"""Reading one batch of inbox files into staged Parquet.
+"""Reading one batch of files into table rows.
 
-Runs in a worker process: it takes file names and returns a small summary, so
-the text itself never crosses a process boundary.
+Runs in a reader process: it takes file names and returns the batch's Arrow
+tables and ledger entries; the writer commits them to the lake.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsdrop.transforms.decode import Rejected
+import pyarrow as pa
+
+from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
-from newsdrop.transforms.records import BatchRecords, FileFacts
-from newsdrop.warehouse.atomic import temp_beside
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.ledger import FileVersion
-from newsdrop.warehouse.parquet_io import to_arrow, write_parquet
+from newsdrop.warehouse.raw import keep_large, keep_raw
+from newsdrop.warehouse.rows import BatchRows, FileFacts
+from newsdrop.warehouse.schema import FileOutcome, SkipReason
 
-_CHUNK = 1 << 20
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,137 +34,110 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class BatchSpec:
-    """Whose rows a batch writes and where it stages them.
-
-    An ingest batch stages its own run's rows; a rebuild batch re-creates an
-    earlier run's part under the rebuild's staging folder."""
+    """Whose rows a batch writes: an ingest batch its own run's; a rebuild batch an earlier run's part."""
 
     run_id: str
     ingested_at: datetime
     part: int
-    staging_run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    """One ledger entry: a (name, size, mtime) taken in, and what became of it."""
+
+    file_name: str
+    size_bytes: int
+    mtime_ns: int
+    sha256: str
+    outcome: FileOutcome
+    reason: str | None = None
 
 
 @dataclass
 class BatchResult:
-    part: int
+    spec: BatchSpec
+    tables: dict[str, pa.Table] = field(default_factory=dict)
     versions: list[FileVersion] = field(default_factory=list)
-    staged: list[tuple[str, str]] = field(default_factory=list)  # (table, path relative to parquet/)
-    loaded: int = 0
-    rejected: int = 0
-    unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
-    rejects: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
-    rows: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
+
+    def count(self, outcome: FileOutcome) -> int:
+        return sum(1 for version in self.versions if version.outcome == outcome)
+
+    @property
+    def rejects(self) -> list[tuple[str, str]]:
+        return [(v.file_name, v.reason or "") for v in self.versions if v.outcome == FileOutcome.REJECTED]
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {table: data.num_rows for table, data in self.tables.items()}
 
 
-def _keep_raw(layout: DataLayout, sha256: str, data: bytes) -> None:
-    target = layout.raw_path(sha256)
-    if target.exists():
-        return
-    with temp_beside(target) as temp:
-        temp.write_bytes(data)
-        os.replace(temp, target)  # made durable by the run's single sync before commit
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A file's bytes and hash, or why there are none."""
+
+    sha256: str
+    raw: bytes = b""
+    rejected: Rejected | None = None
 
 
-def _keep_large(layout: DataLayout, path: Path) -> str:
-    """Hash and keep a file too large to read whole, in chunks."""
-    digest = hashlib.sha256()
-    with temp_beside(layout.raw / "incoming" / path.name) as temp, open(path, "rb") as source:
-        with open(temp, "wb") as sink:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-                sink.write(chunk)
-        sha256 = digest.hexdigest()
-        target = layout.raw_path(sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():
-            os.replace(temp, target)
-    return sha256
+def fetch(layout: DataLayout, candidate: Candidate, path: Path, max_bytes: int) -> Fetched | SkipReason:
+    """The bytes of one candidate, kept in the raw store; a skip reason when it can't be had now."""
+    listed = candidate.listed
+    try:
+        if listed.size_bytes > max_bytes:
+            sha256 = keep_large(layout, path)
+            detail = f"{listed.size_bytes} bytes, over the limit of {max_bytes}"
+            return Fetched(sha256, rejected=Rejected(RejectReason.TOO_LARGE, detail))
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        return Fetched(hashlib.sha256(raw).hexdigest(), raw)
+    except FileNotFoundError:
+        if candidate.source is None:
+            return SkipReason.VANISHED
+        # Rebuild of a version whose bytes were never kept (unreadable when taken in).
+        detail = "no bytes were kept: the file was unreadable when it was taken in"
+        return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, detail))
+    except PermissionError as exc:
+        return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, f"permission denied: {exc.strerror}"))
+    except IsADirectoryError:
+        return SkipReason.NOT_A_FILE
 
 
 def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path, data: Path, max_bytes: int) -> BatchResult:
     layout = DataLayout(data)
     inbox_real = inbox.resolve()
-    part = spec.part
-    records = BatchRecords(run_id=spec.run_id, ingested_at=spec.ingested_at)
-    result = BatchResult(part=part)
-
+    rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
+    result = BatchResult(spec)
     for candidate in candidates:
         listed = candidate.listed
         path = candidate.source or inbox / listed.name
         if candidate.source is None and path.is_symlink() and Path(os.path.realpath(path)).parent != inbox_real:
             # Checked again at read time: the link may have been swapped since the listing.
-            result.skipped.append((listed.name, "symlink_outside_inbox"))
+            result.skipped.append((listed.name, SkipReason.SYMLINK_OUTSIDE_INBOX))
             continue
-        received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
-        outcome: Rejected | None = None
-        try:
-            if listed.size_bytes > max_bytes:
-                sha256 = _keep_large(layout, path)
-                outcome = Rejected("too_large", f"{listed.size_bytes} bytes, over the limit of {max_bytes}")
-                raw = b""
-            else:
-                with open(path, "rb") as handle:
-                    raw = handle.read()
-                sha256 = hashlib.sha256(raw).hexdigest()
-        except FileNotFoundError:
-            if candidate.source is None:
-                result.skipped.append((listed.name, "vanished"))
-                continue
-            # Rebuild of a version whose bytes were never kept (unreadable when taken in).
-            sha256 = hashlib.sha256(b"").hexdigest()
-            outcome = Rejected("unreadable", "no bytes were kept: the file was unreadable when it was taken in")
-            raw = b""
-        except PermissionError as exc:
-            sha256 = hashlib.sha256(b"").hexdigest()
-            outcome = Rejected("unreadable", f"permission denied: {exc.strerror}")
-            raw = b""
-        except IsADirectoryError:
-            result.skipped.append((listed.name, "not_a_file"))
+        fetched = fetch(layout, candidate, path, max_bytes)
+        if isinstance(fetched, SkipReason):
+            result.skipped.append((listed.name, fetched))
             continue
-
-        if sha256 in candidate.known_shas:
+        version = FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256, FileOutcome.UNCHANGED)
+        if fetched.sha256 in candidate.known_shas:
             # Same bytes under the same name (touched or copied back): not a new version.
-            result.versions.append(FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, sha256,
-                                               "unchanged", part))
-            result.unchanged += 1
+            result.versions.append(version)
             continue
-
-        if outcome is None:
-            _keep_raw(layout, sha256, raw)
-            reading = read_drop(raw)
+        if fetched.rejected is None:
+            keep_raw(layout, fetched.sha256, fetched.raw)
+        reading = fetched.rejected or read_drop(fetched.raw)
+        kept = not (isinstance(reading, Rejected) and reading.reason == RejectReason.UNREADABLE)
+        raw_path = str(layout.raw_path(fetched.sha256).relative_to(layout.root)) if kept else ""
+        received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
+        rows.add(FileFacts(listed.name, fetched.sha256, listed.size_bytes, received_at, raw_path), reading)
+        if isinstance(reading, Rejected):
+            version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
+                                  FileOutcome.REJECTED, str(reading.reason))
         else:
-            reading = outcome
-        kept = not (isinstance(reading, Rejected) and reading.reason == "unreadable")
-        raw_path = str(layout.raw_path(sha256).relative_to(layout.root)) if kept else ""
-        facts = FileFacts(listed.name, sha256, listed.size_bytes, received_at, raw_path)
-        records.add(facts, reading)
-        reason = reading.reason if isinstance(reading, Rejected) else None
-        result.versions.append(FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, sha256,
-                                           "rejected" if reason else "loaded", part, reason))
-        if reason is None:
-            result.loaded += 1
-        else:
-            result.rejected += 1
-            result.rejects.append((listed.name, reason))
-
-    stage_records(layout, records, spec, result)
+            version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
+                                  FileOutcome.LOADED)
+        result.versions.append(version)
+    result.tables = rows.to_arrow()
     return result
-
-
-def stage_records(layout: DataLayout, records: BatchRecords, spec: BatchSpec, result: BatchResult) -> None:
-    """Write the batch's tables to the staging folder, mirroring their final paths."""
-    ingest_date = spec.ingested_at.date().isoformat()
-    staging = layout.staging_for(spec.staging_run_id)
-    for table, columns in records.tables().items():
-        result.rows[table] = len(next(iter(columns.values()))) if columns else 0
-        if not result.rows[table]:
-            continue
-        relative = layout.part_path(table, ingest_date, spec.run_id, spec.part)
-        write_parquet(staging / relative, to_arrow(table, columns))
-        result.staged.append((table, str(relative)))
-
-
-def remove_staging(layout: DataLayout, run_id: str) -> None:
-    shutil.rmtree(layout.staging_for(run_id), ignore_errors=True)

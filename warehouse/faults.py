@@ -15,13 +15,10 @@ FAULT_ENV = "NEWSDROP_FAULT_AT"
 
 POINTS = (
     "discovered",  # inbox listed, nothing read
-    "batch-read",  # the first batch is staged, others may not be
-    "staged",  # every batch staged, nothing committed
-    "ledger-commit",  # inside the ledger transaction, before COMMIT
-    "committed",  # ledger committed, no file moved into parquet/
-    "moving",  # half of the committed files moved
-    "loaded",  # working database loaded, snapshot not yet copied
-    "published",  # snapshot replaced, run not yet marked finished
+    "batch-read",  # the first batch read, nothing of it committed
+    "batch-commit",  # inside a batch's lake transaction, its Parquet files written, before COMMIT
+    "committed",  # a batch committed, the ones after it not
+    "finished",  # the run's `runs` row committed, its running marker not yet removed
 )
 
 

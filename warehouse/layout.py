@@ -5,63 +5,73 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+MAIN_SCHEMA = "main"
+
 
 @dataclass(frozen=True)
 class DataLayout:
     root: Path
 
     @property
-    def published_db(self) -> Path:
-        """The analysts' snapshot: replaced whole, never written in place."""
-        return self.root / "news.duckdb"
+    def catalog(self) -> Path:
+        """The DuckLake catalog: a SQLite file, so readers run beside the writer."""
+        return self.root / "catalog.sqlite"
 
     @property
-    def parquet(self) -> Path:
-        return self.root / "parquet"
+    def lake(self) -> Path:
+        """The DuckLake data path: one Parquet folder per table."""
+        return self.root / "lake"
+
+    def table_folder(self, table: str, schema: str = MAIN_SCHEMA) -> Path:
+        """A table's Parquet dataset (hive partitions), as DuckLake lays it out."""
+        return self.lake / schema / table
 
     @property
     def raw(self) -> Path:
         return self.root / "raw"
 
+    def raw_path(self, sha256: str) -> Path:
+        """Raw bytes are stored by content, so a re-sent file costs no space."""
+        return self.raw / sha256[:2] / sha256
+
     @property
     def state(self) -> Path:
+        """newsdrop's own files: the run lock, the running marker, Prefect's database."""
         return self.root / "_state"
-
-    @property
-    def ledger(self) -> Path:
-        return self.state / "ledger.sqlite3"
-
-    @property
-    def working_db(self) -> Path:
-        return self.state / "warehouse.duckdb"
 
     @property
     def lock(self) -> Path:
         return self.state / "run.lock"
 
     @property
+    def running_marker(self) -> Path:
+        """Names the run in progress; found by the next run if that one died."""
+        return self.state / "running"
+
+    @property
     def prefect_home(self) -> Path:
         """Prefect's database for `serve`'s local server."""
         return self.state / "prefect"
 
+    # -- the layout before DuckLake (newsdrop 0.1), which `rebuild` converts -------
+
     @property
-    def staging(self) -> Path:
-        return self.state / "staging"
+    def legacy_ledger(self) -> Path:
+        return self.state / "ledger.sqlite3"
 
-    def staging_for(self, run_id: str) -> Path:
-        return self.staging / run_id
+    @property
+    def legacy_files(self) -> tuple[Path, ...]:
+        state = self.state
+        return (self.root / "news.duckdb", self.root / "parquet", state / "ledger.sqlite3",
+                state / "ledger.sqlite3-wal", state / "ledger.sqlite3-shm", state / "warehouse.duckdb",
+                state / "warehouse.duckdb.wal", state / "staging")
 
-    def raw_path(self, sha256: str) -> Path:
-        """Raw bytes are stored by content, so a re-sent file costs no space."""
-        return self.raw / sha256[:2] / sha256
+    def is_legacy(self) -> bool:
+        return self.legacy_ledger.exists() and not self.catalog.exists()
 
-    def part_path(self, table: str, ingest_date: str, run_id: str, part: int) -> Path:
-        """Relative path of one batch's file of a per-run table."""
-        return Path(table) / f"ingest_date={ingest_date}" / f"{run_id}-{part:05d}.parquet"
-
-    def derived_path(self, table: str) -> Path:
-        return Path(table) / f"{table}.parquet"
+    def exists(self) -> bool:
+        return self.catalog.exists()
 
     def ensure(self) -> None:
-        for folder in (self.parquet, self.raw, self.state, self.staging):
+        for folder in (self.lake, self.raw, self.state):
             folder.mkdir(parents=True, exist_ok=True)

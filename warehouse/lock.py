@@ -37,3 +37,18 @@ def run_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def lock_is_held(path: Path) -> bool:
+    """Whether a run holds the lock now (for status; takes nothing a run would wait for)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a shared lock we may have taken
+    return False

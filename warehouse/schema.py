@@ -1,125 +1,164 @@
-"""The one definition of every table newsdrop writes.
+"""The one definition of every table newsdrop writes, and of the states it records.
 
-Parquet files are written with these schemas, and the DuckDB tables are created
-from them (warehouse.duckdb_load), so a column is named and typed only here.
+The lake's tables are created from these Arrow schemas (`create_table_sql`), the
+reader's rows are built against them (newsdrop.warehouse.rows), and a column is
+named and typed only here. docs/warehouse.md describes them for analysts.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Any
 
 import pyarrow as pa
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
-DROPS = pa.schema(
-    [
-        pa.field("drop_id", pa.string(), nullable=False),
-        pa.field("file_name", pa.string(), nullable=False),
-        pa.field("sequence", pa.int64()),
-        pa.field("name_id", pa.string()),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("size_bytes", pa.int64(), nullable=False),
-        pa.field("encoding", pa.string(), nullable=False),
-        pa.field("warnings", pa.list_(pa.string()), nullable=False),
-        pa.field("received_at", TIMESTAMP, nullable=False),
-        pa.field("ingested_at", TIMESTAMP, nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("headline_count", pa.int32(), nullable=False),
-        pa.field("dropped_line_count", pa.int32(), nullable=False),
-        pa.field("raw_path", pa.string(), nullable=False),
-    ]
+
+class RunKind(StrEnum):
+    INGEST = "ingest"
+    REBUILD = "rebuild"
+
+
+class RunStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # the process died; found and recorded by the next run
+
+
+class FileOutcome(StrEnum):
+    LOADED = "loaded"
+    REJECTED = "rejected"
+    UNCHANGED = "unchanged"  # the same bytes under the same name again: not a new version
+
+
+class SkipReason(StrEnum):
+    """Why a listed file was not read at all (and is not recorded: a later run looks again)."""
+
+    SYMLINK_OUTSIDE_INBOX = "symlink_outside_inbox"
+    VANISHED = "vanished"
+    NOT_A_FILE = "not_a_file"
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # keeps the batch out and fails the run
+    WARNING = "warning"
+
+
+def _schema(*fields: pa.Field) -> pa.Schema:
+    return pa.schema(fields)
+
+
+def _required(name: str, kind: pa.DataType) -> pa.Field:
+    return pa.field(name, kind, nullable=False)
+
+
+DROPS = _schema(
+    _required("drop_id", pa.string()),
+    _required("file_name", pa.string()),
+    pa.field("sequence", pa.int64()),
+    pa.field("name_id", pa.string()),
+    _required("sha256", pa.string()),
+    _required("size_bytes", pa.int64()),
+    _required("encoding", pa.string()),
+    _required("warnings", pa.list_(pa.string())),
+    _required("received_at", TIMESTAMP),
+    _required("ingested_at", TIMESTAMP),
+    _required("run_id", pa.string()),
+    _required("headline_count", pa.int32()),
+    _required("dropped_line_count", pa.int32()),
+    _required("raw_path", pa.string()),
 )
 
-ARTICLES = pa.schema(
-    [
-        pa.field("article_id", pa.string(), nullable=False),
-        pa.field("drop_id", pa.string(), nullable=False),
-        pa.field("title", pa.string()),
-        pa.field("body", pa.string(), nullable=False),
-        pa.field("paragraph_count", pa.int32(), nullable=False),
-        pa.field("word_count", pa.int32(), nullable=False),
-        pa.field("char_count", pa.int32(), nullable=False),
-        pa.field("body_key", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
+ARTICLES = _schema(
+    _required("article_id", pa.string()),
+    _required("drop_id", pa.string()),
+    pa.field("title", pa.string()),
+    _required("body", pa.string()),
+    _required("paragraph_count", pa.int32()),
+    _required("word_count", pa.int32()),
+    _required("char_count", pa.int32()),
+    _required("body_key", pa.string()),
+    _required("run_id", pa.string()),
+    _required("ingested_at", TIMESTAMP),
 )
 
-DROP_HEADLINES = pa.schema(
-    [
-        pa.field("drop_id", pa.string(), nullable=False),
-        pa.field("position", pa.int32(), nullable=False),
-        pa.field("headline_id", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
+DROP_HEADLINES = _schema(
+    _required("drop_id", pa.string()),
+    _required("position", pa.int32()),
+    _required("headline_id", pa.string()),
+    _required("text", pa.string()),
+    _required("run_id", pa.string()),
+    _required("ingested_at", TIMESTAMP),
 )
 
-DROPPED_LINES = pa.schema(
-    [
-        pa.field("drop_id", pa.string(), nullable=False),
-        pa.field("line_no", pa.int32(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
+DROPPED_LINES = _schema(
+    _required("drop_id", pa.string()),
+    _required("line_no", pa.int32()),
+    _required("text", pa.string()),
+    _required("reason", pa.string()),
+    _required("run_id", pa.string()),
+    _required("ingested_at", TIMESTAMP),
 )
 
-REJECTED_DROPS = pa.schema(
-    [
-        pa.field("file_name", pa.string(), nullable=False),
-        pa.field("sha256", pa.string(), nullable=False),
-        pa.field("size_bytes", pa.int64(), nullable=False),
-        pa.field("reason", pa.string(), nullable=False),
-        pa.field("detail", pa.string(), nullable=False),
-        pa.field("received_at", TIMESTAMP, nullable=False),
-        pa.field("rejected_at", TIMESTAMP, nullable=False),
-        pa.field("raw_path", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-    ]
+REJECTED_DROPS = _schema(
+    _required("file_name", pa.string()),
+    _required("sha256", pa.string()),
+    _required("size_bytes", pa.int64()),
+    _required("reason", pa.string()),
+    _required("detail", pa.string()),
+    _required("received_at", TIMESTAMP),
+    _required("rejected_at", TIMESTAMP),
+    _required("raw_path", pa.string()),
+    _required("run_id", pa.string()),
 )
 
-# Derived from drop_headlines and drops at every publish.
-HEADLINES = pa.schema(
-    [
-        pa.field("headline_id", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("first_seen_at", TIMESTAMP, nullable=False),
-        pa.field("last_seen_at", TIMESTAMP, nullable=False),
-        pa.field("drop_count", pa.int64(), nullable=False),
-    ]
+# One row per run, written when the run ends (never updated, so its Parquet
+# folder never holds a stale row). snapshot_id: the lake snapshot the run left.
+RUNS = _schema(
+    _required("run_id", pa.string()),
+    _required("kind", pa.string()),
+    _required("status", pa.string()),
+    _required("started_at", TIMESTAMP),
+    _required("finished_at", TIMESTAMP),
+    _required("seconds", pa.float64()),
+    _required("files_seen", pa.int64()),
+    _required("files_new", pa.int64()),
+    _required("drops_loaded", pa.int64()),
+    _required("files_rejected", pa.int64()),
+    _required("files_unchanged", pa.int64()),
+    _required("files_skipped", pa.int64()),
+    pa.field("error", pa.string()),
+    _required("snapshot_id", pa.int64()),
 )
 
-# Written from the ledger at every publish, so failed runs show too.
-RUNS = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("started_at", TIMESTAMP, nullable=False),
-        pa.field("finished_at", TIMESTAMP),
-        pa.field("seconds", pa.float64()),
-        pa.field("files_seen", pa.int64(), nullable=False),
-        pa.field("files_new", pa.int64(), nullable=False),
-        pa.field("drops_loaded", pa.int64(), nullable=False),
-        pa.field("files_rejected", pa.int64(), nullable=False),
-        pa.field("files_unchanged", pa.int64(), nullable=False),
-        pa.field("files_skipped", pa.int64(), nullable=False),
-        pa.field("error", pa.string()),
-    ]
+# The data-quality results of each committed batch (part) of each run.
+QUALITY_CHECKS = _schema(
+    _required("check", pa.string()),
+    _required("severity", pa.string()),
+    _required("passed", pa.bool_()),
+    _required("detail", pa.string()),
+    _required("run_id", pa.string()),
+    _required("part", pa.int32()),
+    _required("checked_at", TIMESTAMP),
 )
 
-# Written from the ledger at every publish: each run's data-quality results.
-QUALITY_CHECKS = pa.schema(
-    [
-        pa.field("check", pa.string(), nullable=False),
-        pa.field("severity", pa.string(), nullable=False),
-        pa.field("passed", pa.bool_(), nullable=False),
-        pa.field("detail", pa.string(), nullable=False),
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("checked_at", TIMESTAMP, nullable=False),
-    ]
+# The ingest ledger: one row per (name, size, mtime) taken in. It commits in the
+# same lake transaction as the rows it accounts for.
+FILE_VERSIONS = _schema(
+    _required("file_name", pa.string()),
+    _required("size_bytes", pa.int64()),
+    _required("mtime_ns", pa.int64()),
+    _required("sha256", pa.string()),
+    _required("outcome", pa.string()),
+    _required("run_id", pa.string()),
+    _required("part", pa.int32()),
+    _required("ingested_at", TIMESTAMP),
+    pa.field("reason", pa.string()),
 )
 
-# Tables written by each ingest batch, one Parquet file per batch ("part").
+# Tables each ingest batch appends to, partitioned by the day of the column named.
 PER_RUN_TABLES: dict[str, pa.Schema] = {
     "drops": DROPS,
     "articles": ARTICLES,
@@ -127,12 +166,57 @@ PER_RUN_TABLES: dict[str, pa.Schema] = {
     "dropped_lines": DROPPED_LINES,
     "rejected_drops": REJECTED_DROPS,
 }
-
-# Tables rebuilt whole at each publish, one Parquet file each.
-DERIVED_TABLES: dict[str, pa.Schema] = {
-    "headlines": HEADLINES,
-    "runs": RUNS,
-    "quality_checks": QUALITY_CHECKS,
+PARTITION_COLUMN: dict[str, str] = {
+    "drops": "ingested_at",
+    "articles": "ingested_at",
+    "drop_headlines": "ingested_at",
+    "dropped_lines": "ingested_at",
+    "rejected_drops": "rejected_at",
 }
 
-ALL_TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **DERIVED_TABLES}
+# Tables appended to at the end of each run.
+RUN_TABLES: dict[str, pa.Schema] = {"runs": RUNS, "quality_checks": QUALITY_CHECKS}
+
+# The analysts' tables, in the lake's main schema (each a Parquet folder).
+TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **RUN_TABLES}
+
+# newsdrop's own bookkeeping, in the lake's `ledger` schema.
+LEDGER_SCHEMA = "ledger"
+LEDGER_TABLES: dict[str, pa.Schema] = {"file_versions": FILE_VERSIONS}
+
+# Derived on read (warehouse/views.sql), so a run never rewrites their history.
+VIEWS = ("headlines", "headline_trends", "article_headlines", "daily_ingest", "duplicate_articles")
+
+RUN_COUNTERS = ("files_seen", "files_new", "drops_loaded", "files_rejected", "files_unchanged", "files_skipped")
+
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    TIMESTAMP: "TIMESTAMPTZ",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
+
+
+def create_table_sql(qualified_name: str, schema: pa.Schema) -> str:
+    """CREATE TABLE for one schema; a type newsdrop does not map fails with its column name."""
+    columns = []
+    for column in schema:
+        if column.type not in _DUCKDB_TYPES:
+            raise TypeError(f"{qualified_name}.{column.name}: no DuckDB type for {column.type}")
+        not_null = "" if column.nullable else " NOT NULL"
+        columns.append(f'"{column.name}" {_DUCKDB_TYPES[column.type]}{not_null}')
+    return f"CREATE TABLE IF NOT EXISTS {qualified_name} ({', '.join(columns)})"
+
+
+def table_from_rows(schema: pa.Schema, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows to an Arrow table of exactly this schema; a missing column fails with its name."""
+    columns: dict[str, list[object]] = {name: [] for name in schema.names}
+    for row in rows:
+        for name in schema.names:
+            if name not in row and not schema.field(name).nullable:
+                raise KeyError(f"missing column {name!r}")
+            columns[name].append(row.get(name))
+    return pa.Table.from_pydict(columns, schema=schema)

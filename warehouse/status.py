@@ -1,99 +1,76 @@
 """What `newsdrop status` reports, read without disturbing a run in progress.
 
-It reads the ledger (SQLite, read-only, which never blocks the writer) and the
-committed Parquet files, never the analysts' DuckDB file, which an analyst's
-read-write session may hold.
+It reads the lake through a read-only attach, which sees the last committed
+snapshot and never blocks the writer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.inbox import list_inbox
+from newsdrop.warehouse.lake import LAKE, connect_read_only
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.ledger import Ledger, from_us
-from newsdrop.warehouse.schema import ALL_TABLES, DERIVED_TABLES
+from newsdrop.warehouse.ledger import Ledger
+from newsdrop.warehouse.lock import lock_is_held
+from newsdrop.warehouse.schema import TABLES, RunKind
+
+RUN_FIELDS = ("run_id", "kind", "status", "started_at", "finished_at", "seconds", "drops_loaded", "files_rejected",
+              "error", "snapshot_id")
 
 
-def _iso(us: int | None) -> str | None:
-    return None if us is None else from_us(us).isoformat()
-
-
-def _table_totals(layout: DataLayout, files: list[tuple[str, str, str]]) -> dict[str, int]:
-    by_table: dict[str, list[str]] = {table: [] for table in ALL_TABLES}
-    for table, path, _run in files:
-        by_table[table].append(str(layout.parquet / path))
-    for table in DERIVED_TABLES:
-        derived = layout.parquet / layout.derived_path(table)
-        if derived.exists():
-            by_table[table].append(str(derived))
-    con = duckdb.connect()
-    try:
-        return {
-            table: con.execute("SELECT count(*) FROM read_parquet(?)", [paths]).fetchall()[0][0] if paths else 0
-            for table, paths in by_table.items()
-        }
-    finally:
-        con.close()
-
-
-def _newest_drop(layout: DataLayout, files: list[tuple[str, str, str]]) -> datetime | None:
-    paths = [str(layout.parquet / path) for table, path, _run in files if table == "drops"]
-    if not paths:
-        return None
-    con = duckdb.connect()
-    try:
-        newest = con.execute("SELECT max(received_at) FROM read_parquet(?)", [paths]).fetchall()[0][0]
-    finally:
-        con.close()
-    return newest if isinstance(newest, datetime) else None
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def warehouse_status(data: Path, inbox: Path | None) -> dict[str, Any]:
     layout = DataLayout(data)
-    report: dict[str, Any] = {"data": str(data), "inbox": str(inbox) if inbox else None}
-    if not layout.ledger.exists():
-        report.update(last_run=None, running=None, backlog=_backlog(inbox, set()), totals={}, freshness=None,
-                      rejects_last_run=[])
-        return report
-    with Ledger(layout.ledger, read_only=True) as ledger:
-        runs = ledger.runs()
-        files = ledger.parquet_files()
-        known = ledger.known_listing() if inbox else set()
-        rejects = ledger.rejects_of_last_finished_run()
-    finished = [run for run in runs if run["status"] not in ("running", "committed")]
-    running = [run for run in runs if run["status"] in ("running", "committed")]
-    last = finished[-1] if finished else None
-    newest = _newest_drop(layout, files)
+    if inbox is not None and not inbox.is_dir():
+        raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
+    report: dict[str, Any] = {"data": str(data), "inbox": str(inbox) if inbox else None,
+                              "catalog": str(layout.catalog)}
+    with contextlib.closing(connect_read_only(layout)) as con:
+        columns = ", ".join(RUN_FIELDS)
+        last = con.execute(f"SELECT {columns} FROM runs ORDER BY finished_at DESC, run_id DESC LIMIT 1").fetchone()
+        last_ingest = con.execute("SELECT run_id FROM runs WHERE kind = ? ORDER BY finished_at DESC LIMIT 1",
+                                  [str(RunKind.INGEST)]).fetchone()
+        rejects = [] if last_ingest is None else con.execute(
+            "SELECT file_name, reason FROM rejected_drops WHERE run_id = ? ORDER BY file_name",
+            [last_ingest[0]]).fetchall()
+        totals = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+                  for table in (*TABLES, "headlines")}
+        newest = con.execute("SELECT max(received_at) FROM drops").fetchone()
+        snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
+                               "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
+        known = Ledger(con).known_listing() if inbox else set()
+    newest_drop = newest[0] if newest and isinstance(newest[0], datetime) else None
+    running = None
+    if layout.running_marker.exists() and lock_is_held(layout.lock):
+        run_id, kind, started = [*layout.running_marker.read_text().split(), "", "", ""][:3]
+        running = {"run_id": run_id, "kind": kind, "started_at": started}
     report.update(
-        last_run=None if last is None else {
-            "run_id": last["run_id"], "kind": last["kind"], "status": last["status"],
-            "started_at": _iso(last["started_us"]), "finished_at": _iso(last["finished_us"]),
-            "seconds": last["seconds"], "drops_loaded": last["drops_loaded"],
-            "files_rejected": last["files_rejected"], "error": last["error"],
-        },
-        running=None if not running else {"run_id": running[-1]["run_id"],
-                                          "started_at": _iso(running[-1]["started_us"])},
+        last_run=None if last is None else {name: _iso(value) for name, value in zip(RUN_FIELDS, last, strict=True)},
+        running=running,
         backlog=_backlog(inbox, known),
-        totals=_table_totals(layout, files),
-        freshness=None if newest is None else {
-            "newest_drop_at": newest.isoformat(),
-            "age_seconds": round(time.time() - newest.timestamp(), 1),
+        totals=totals,
+        freshness=None if newest_drop is None else {
+            "newest_drop_at": newest_drop.isoformat(),
+            "age_seconds": round(time.time() - newest_drop.timestamp(), 1),
         },
-        snapshot_published_at=(datetime.fromtimestamp(layout.published_db.stat().st_mtime, tz=UTC).isoformat()
-                               if layout.published_db.exists() else None),
+        snapshot=None if snapshot is None else {"id": snapshot[0], "committed_at": _iso(snapshot[1])},
         rejects_last_run=[{"file_name": name, "reason": reason} for name, reason in rejects],
+        parquet={table: str(layout.table_folder(table)) for table in TABLES},
     )
     return report
 
 
 def _backlog(inbox: Path | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
-    if inbox is None or not inbox.is_dir():
+    if inbox is None:
         return None
     listing = list_inbox(inbox, settle_seconds=0)
     waiting = sum(1 for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known)
@@ -121,7 +98,9 @@ def status_lines(report: dict[str, Any]) -> list[str]:
     freshness = report.get("freshness")
     if freshness:
         lines.append(f"freshness: newest drop {freshness['newest_drop_at']} ({freshness['age_seconds']:.0f} s ago)")
+    if report.get("snapshot"):
+        lines.append(f"lake snapshot: {report['snapshot']['id']} at {report['snapshot']['committed_at']}")
     rejects = report.get("rejects_last_run") or []
-    lines.append(f"rejects in the last run: {len(rejects)}")
+    lines.append(f"rejects in the last ingest run: {len(rejects)}")
     lines.extend(f"  {item['file_name']!r}: {item['reason']}" for item in rejects[:20])
     return lines

@@ -1,4 +1,19 @@
--- Views for analysts, created in every published snapshot (docs/warehouse.md).
+-- Views for analysts, stored in the lake's catalog (docs/warehouse.md).
+
+-- headlines: one row per distinct headline_key across all drops, derived on read
+-- from drop_headlines, so no run rewrites its history. "First seen" is by the
+-- drop's file time; ties break on drop_id and position so that a rebuild gives
+-- the same text.
+CREATE OR REPLACE VIEW headlines AS
+SELECT
+    dh.headline_id,
+    first(dh.text ORDER BY d.received_at, d.drop_id, dh.position) AS text,
+    min(d.received_at) AS first_seen_at,
+    max(d.received_at) AS last_seen_at,
+    count(DISTINCT dh.drop_id) AS drop_count
+FROM drop_headlines AS dh
+JOIN drops AS d USING (drop_id)
+GROUP BY dh.headline_id;
 
 CREATE OR REPLACE VIEW headline_trends AS
 SELECT

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsdrop.transforms.layout import (
+from newsdrop.transforms.sections import (
+    DroppedLineReason,
     Line,
     ends_sentence,
     is_headline_like,
@@ -65,54 +66,61 @@ def test_blocks_split_only_at_runs_of_at_least_g() -> None:
 
 
 def test_the_example_layout() -> None:
-    layout = lay_out(lines_of("Para one is here.", "Para two is here.", "", "", "Head one", "Head two", "", "", ""))
-    assert layout.title is None
-    assert [line.text for line in layout.paragraphs] == ["Para one is here.", "Para two is here."]
-    assert [line.text for line in layout.headlines] == ["Head one", "Head two"]
+    sections = lay_out(lines_of("Para one is here.", "Para two is here.", "", "", "Head one", "Head two", "", "", ""))
+    assert sections.title is None
+    assert [line.text for line in sections.paragraphs] == ["Para one is here.", "Para two is here."]
+    assert [line.text for line in sections.headlines] == ["Head one", "Head two"]
 
 
 def test_title_needs_a_blank_line_after_it_and_more_article() -> None:
-    layout = lay_out(lines_of("A Title", "", "Body one.", "", "Body two.", "", "", "Head one", "Head two"))
-    assert layout.title is not None and layout.title.text == "A Title"
-    assert [line.text for line in layout.paragraphs] == ["Body one.", "Body two."]
+    sections = lay_out(lines_of("A Title", "", "Body one.", "", "Body two.", "", "", "Head one", "Head two"))
+    assert sections.title is not None and sections.title.text == "A Title"
+    assert [line.text for line in sections.paragraphs] == ["Body one.", "Body two."]
     no_blank = lay_out(lines_of("A Title", "Body one.", "", "", "Head one", "Head two"))
     assert no_blank.title is None
 
 
 def test_g1_list_after_one_blank_line_is_the_headline_section() -> None:
-    layout = lay_out(lines_of("Body one.", "Body two.", "", "Head one", "Head two", "Head three"))
-    assert [line.text for line in layout.headlines] == ["Head one", "Head two", "Head three"]
+    sections = lay_out(lines_of("Body one.", "Body two.", "", "Head one", "Head two", "Head three"))
+    assert [line.text for line in sections.headlines] == ["Head one", "Head two", "Head three"]
 
 
 def test_g1_single_line_block_is_not_a_headline_block() -> None:
-    layout = lay_out(lines_of("Body one.", "", "Lonely line"))
-    assert layout.headlines == ()
-    assert [line.text for line in layout.paragraphs] == ["Body one.", "Lonely line"]
+    sections = lay_out(lines_of("Body one.", "", "Lonely line"))
+    assert sections.headlines == ()
+    assert [line.text for line in sections.paragraphs] == ["Body one.", "Lonely line"]
 
 
 def test_first_block_is_always_the_article() -> None:
-    layout = lay_out(lines_of("Short Headline Like Body", "", "", "Head one", "Head two"))
-    assert [line.text for line in layout.paragraphs] == ["Short Headline Like Body"]
-    assert len(layout.headlines) == 2
+    sections = lay_out(lines_of("Short Headline Like Body", "", "", "Head one", "Head two"))
+    assert [line.text for line in sections.paragraphs] == ["Short Headline Like Body"]
+    assert len(sections.headlines) == 2
 
 
 def test_section_break_with_sentences_stays_in_the_article() -> None:
-    layout = lay_out(lines_of("Part one.", "", "", "Part two.", "More two.", "", "", "Head one", "Head two"))
-    assert [line.text for line in layout.paragraphs] == ["Part one.", "Part two.", "More two."]
+    sections = lay_out(lines_of("Part one.", "", "", "Part two.", "More two.", "", "", "Head one", "Head two"))
+    assert [line.text for line in sections.paragraphs] == ["Part one.", "Part two.", "More two."]
 
 
 def test_rank_numbers_and_long_lines_are_dropped_with_reasons() -> None:
     long_line = "y" * 300
-    layout = lay_out(lines_of("Body.", "", "", "1", "Head one", "2", "Head two", long_line, "Head three"))
-    assert [line.text for line in layout.headlines] == ["Head one", "Head two", "Head three"]
-    assert [(d.line_no, d.reason) for d in layout.dropped] == [(4, "no_letter"), (6, "no_letter"), (8, "too_long")]
+    sections = lay_out(lines_of("Body.", "", "", "1", "Head one", "2", "Head two", long_line, "Head three"))
+    assert [line.text for line in sections.headlines] == ["Head one", "Head two", "Head three"]
+    assert [(d.line_no, d.reason) for d in sections.dropped] == [(4, "no_letter"), (6, "no_letter"), (8, "too_long")]
 
 
 def test_duplicate_headlines_keep_both_positions() -> None:
-    layout = lay_out(lines_of("Body.", "", "", "Same", "Other", "Same"))
-    assert [line.text for line in layout.headlines] == ["Same", "Other", "Same"]
+    sections = lay_out(lines_of("Body.", "", "", "Same", "Other", "Same"))
+    assert [line.text for line in sections.headlines] == ["Same", "Other", "Same"]
 
 
 def test_body_only_has_no_headlines() -> None:
-    layout = lay_out(lines_of("One.", "Two."))
-    assert layout.headlines == ()
+    sections = lay_out(lines_of("One.", "Two."))
+    assert sections.headlines == ()
+
+
+def test_dropped_line_reasons_are_the_stored_strings() -> None:
+    # dropped_lines.reason holds these values.
+    assert {reason.value for reason in DroppedLineReason} == {"no_letter", "too_long", "ends_sentence"}
+    sections = lay_out(lines_of("Body.", "", "", "Head one", "A standfirst sentence.", "Head two"))
+    assert [d.reason for d in sections.dropped] == [DroppedLineReason.ENDS_SENTENCE]

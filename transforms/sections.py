@@ -1,4 +1,6 @@
-"""Clean lines to article and headlines (DROP_FORMAT.md §4).
+"""Clean lines to the article and headline sections of a drop (DROP_FORMAT.md §4).
+
+Not to be confused with warehouse.layout, which is where files go on disk.
 
 Lines carry their 1-based line number in the decoded text, so that every
 non-blank line can be traced to the one place it ends up.
@@ -8,14 +10,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 MAX_HEADLINE_CHARS = 250
 _CLOSERS = "\"'\u201d\u2019\u00bb)]"
 _SENTENCE_ENDS = frozenset(".\u3002\u0964\u06d4")
 
-DROPPED_NO_LETTER = "no_letter"
-DROPPED_TOO_LONG = "too_long"
-DROPPED_SENTENCE = "ends_sentence"
+
+class DroppedLineReason(StrEnum):
+    """Why a line of the headline section is not a headline (stored in dropped_lines.reason)."""
+
+    NO_LETTER = "no_letter"  # e.g. a rank number
+    TOO_LONG = "too_long"  # over MAX_HEADLINE_CHARS
+    ENDS_SENTENCE = "ends_sentence"  # e.g. a standfirst sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +35,13 @@ class Line:
 class DroppedLine:
     line_no: int
     text: str
-    reason: str
+    reason: DroppedLineReason
 
 
 @dataclass(frozen=True, slots=True)
-class Layout:
+class Sections:
+    """Where every non-blank line of a drop went: title, paragraph, headline or dropped."""
+
     title: Line | None
     paragraphs: tuple[Line, ...]
     headlines: tuple[Line, ...]
@@ -62,12 +71,13 @@ def is_headline_like(text: str) -> bool:
     return len(text) <= MAX_HEADLINE_CHARS and has_letter(text) and not ends_sentence(text)
 
 
-def why_not_headline(text: str) -> str:
+def why_not_headline(text: str) -> DroppedLineReason:
+    """The reason for a line that is not headline-like (the checks of is_headline_like, in order)."""
     if not has_letter(text):
-        return DROPPED_NO_LETTER
+        return DroppedLineReason.NO_LETTER
     if len(text) > MAX_HEADLINE_CHARS:
-        return DROPPED_TOO_LONG
-    return DROPPED_SENTENCE
+        return DroppedLineReason.TOO_LONG
+    return DroppedLineReason.ENDS_SENTENCE
 
 
 def trim_blank_ends(lines: list[Line]) -> list[Line]:
@@ -124,7 +134,7 @@ def is_headline_block(block: list[Line], gap: int) -> bool:
     return not (gap == 1 and sum(1 for line in block if line.text) < 2)
 
 
-def lay_out(lines: list[Line]) -> Layout:
+def lay_out(lines: list[Line]) -> Sections:
     """Decide which clean lines are the title, paragraphs, headlines and dropped lines."""
     lines = trim_blank_ends(lines)
     gap = longest_gap(lines)
@@ -135,12 +145,12 @@ def lay_out(lines: list[Line]) -> Layout:
         first_headline_block -= 1
 
     article = [line for block in blocks[:first_headline_block] for line in block]
-    section = [line for block in blocks[first_headline_block:] for line in block if line.text]
+    headline_section = [line for block in blocks[first_headline_block:] for line in block if line.text]
 
-    headlines = tuple(line for line in section if is_headline_like(line.text))
+    headlines = tuple(line for line in headline_section if is_headline_like(line.text))
     dropped = tuple(
         DroppedLine(line.no, line.text, why_not_headline(line.text))
-        for line in section
+        for line in headline_section
         if not is_headline_like(line.text)
     )
 
@@ -152,4 +162,4 @@ def lay_out(lines: list[Line]) -> Layout:
         and not lines[1].text  # lines[0] is body[0]: blank ends were trimmed
     ):
         title, body = body[0], body[1:]
-    return Layout(title=title, paragraphs=tuple(body), headlines=headlines, dropped=dropped)
+    return Sections(title=title, paragraphs=tuple(body), headlines=headlines, dropped=dropped)

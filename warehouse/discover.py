@@ -1,0 +1,37 @@
+"""The first step of a run: which inbox files are new, in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsdrop.warehouse.batch import Candidate
+from newsdrop.warehouse.faults import checkpoint
+from newsdrop.warehouse.inbox import list_inbox
+from newsdrop.warehouse.ledger import Ledger
+
+
+@dataclass
+class Plan:
+    seen: int
+    batches: list[list[Candidate]]
+    unchanged: int
+    settling: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return sum(len(batch) for batch in self.batches)
+
+
+def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int) -> Plan:
+    """New = a (name, size, mtime) the ledger has not seen; each knows the hashes taken in under its name."""
+    listing = list_inbox(inbox, settle_seconds)
+    known = ledger.known_listing()
+    fresh = [item for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known]
+    shas = ledger.shas_by_name(item.name for item in fresh)
+    candidates = [Candidate(item, frozenset(shas.get(item.name, ()))) for item in fresh]
+    batches = [candidates[start : start + batch_size] for start in range(0, len(candidates), batch_size)]
+    checkpoint("discovered")
+    return Plan(seen=len(listing.drops) + len(listing.refused), batches=batches,
+                unchanged=len(listing.drops) - len(fresh), settling=listing.settling, refused=listing.refused)
