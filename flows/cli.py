@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,8 +27,10 @@ EXIT_FAILED = 1
 EXIT_BUSY = 3
 
 app = typer.Typer(
-    help="Ingest news text drops into Parquet and DuckDB.\n\n"
-    "Every option also reads NEWSDROP_<OPTION> from the environment or a newsdrop.toml config file.",
+    help="Ingest news text drops into a DuckLake warehouse (Parquet + a SQLite catalog).\n\n"
+    "Settings also come from NEWSDROP_* environment variables (NEWSDROP_INBOX, NEWSDROP_DATA, "
+    "NEWSDROP_SETTLE_SECONDS, NEWSDROP_MAX_BYTES, NEWSDROP_BATCH_SIZE, NEWSDROP_WORKERS, "
+    "NEWSDROP_LOCK_WAIT_SECONDS, NEWSDROP_RUN_TIMEOUT_SECONDS) and a newsdrop.toml file.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,12 +38,12 @@ app = typer.Typer(
 
 InboxOption = Annotated[
     Path | None,
-    typer.Option("--inbox", help="Folder of drops (read-only to newsdrop). Default: NEWSDROP_INBOX, the config "
-                 "file, or the bundled sample inbox.", file_okay=False),
+    typer.Option("--inbox", help="Folder of drops (read-only to newsdrop). Default: NEWSDROP_INBOX or the "
+                 "config file; there is no default inbox.", file_okay=False),
 ]
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="Warehouse folder: news.duckdb, parquet/, raw/. Default: NEWSDROP_DATA, the "
+    typer.Option("--data", help="Warehouse folder: catalog.sqlite, lake/, raw/. Default: NEWSDROP_DATA, the "
                  "config file, or ./data.", file_okay=False),
 ]
 WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
@@ -75,6 +78,43 @@ def _fail(error: BaseException, debug: bool) -> None:
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
 
 
+def _settings(debug: bool, **options: Any) -> Any:
+    """Validated settings, or one line that names the bad one and exit 1: before Prefect starts."""
+    from newsdrop.errors import NewsdropError
+    from newsdrop.settings import load_settings
+
+    try:
+        return load_settings(**options)
+    except NewsdropError as error:
+        _fail(error, debug)
+
+
+def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
+    """What needs no Prefect is checked before it starts: the inbox, the data folder, the lock."""
+    from newsdrop.errors import NewsdropError, RunInProgress
+    from newsdrop.settings import require_inbox
+    from newsdrop.warehouse.layout import DataLayout
+    from newsdrop.warehouse.lock import lock_is_held
+
+    layout = DataLayout(settings.data)
+    try:
+        if inbox_needed:
+            require_inbox(settings)
+            if layout.is_legacy():
+                raise NewsdropError(f"{layout.root} holds a warehouse of an older newsdrop: run `newsdrop rebuild "
+                                    f"--data {layout.root}` once to move it onto DuckLake (no inbox needed)")
+        if settings.lock_wait_seconds == 0 and lock_is_held(layout.lock):
+            raise RunInProgress("another newsdrop run is in progress on this data folder; "
+                                "try again later, or pass --wait SECONDS")
+    except NewsdropError as error:
+        _fail(error, debug)
+
+
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", help="Fail a run that takes longer than SECONDS (default 6 hours).")
+]
+
+
 def _outcome(state: Any, debug: bool) -> Any:
     """The run's summary from its final Prefect state, or exit: 3 when the run was skipped
     because another run holds the data folder, 1 when it failed."""
@@ -101,10 +141,12 @@ def run(
     wait: Annotated[
         float | None, typer.Option(help="Seconds to wait for another run on the same --data to finish.")
     ] = None,
+    timeout: TimeoutOption = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Take in the bundled sample drops (a demo).")] = False,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Take in every new drop of the inbox: read, write Parquet, publish DuckDB.
+    """Take in every new drop of the inbox into the warehouse, batch by batch.
 
     Only files not taken in before are read (by name, size, mtime and sha256), so
     a rerun with nothing new changes nothing. Bad files are rejected with a
@@ -115,16 +157,24 @@ def run(
     Example:
 
         newsdrop run --inbox /srv/drops --data /srv/newsdrop
+
+        newsdrop run --sample          # the bundled sample drops into ./data
     """
+    if sample:
+        from newsdrop.settings import SAMPLE_INBOX
+
+        if inbox is not None:
+            _fail(ValueError("give either --inbox or --sample, not both"), debug)
+        inbox = SAMPLE_INBOX
+    settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
+                         lock_wait_seconds=wait, run_timeout_seconds=timeout)
+    _preflight(settings, debug, inbox_needed=True)
     _quiet_prefect(verbose, debug)
     from newsdrop.flows.ingest import ingest
-    from newsdrop.settings import load_settings
 
-    settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
-                             lock_wait_seconds=wait)
     timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
     summary = _outcome(timed(inbox=_str(inbox), data=_str(data), settle_seconds=settle_seconds, workers=workers,
-                             lock_wait_seconds=wait, return_state=True), debug)
+                             lock_wait_seconds=wait, run_timeout_seconds=timeout, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(Path(summary.data))
@@ -146,11 +196,11 @@ def rebuild(
 
         newsdrop rebuild --data /srv/newsdrop
     """
+    settings = _settings(debug, data=data, workers=workers)
+    _preflight(settings, debug, inbox_needed=False)
     _quiet_prefect(verbose, debug)
     from newsdrop.flows.ingest import rebuild as rebuild_flow
-    from newsdrop.settings import load_settings
 
-    settings = load_settings(data=data, workers=workers)
     timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
     summary = _outcome(timed(data=_str(data), workers=workers, return_state=True), debug)
     for line in summary.lines():
@@ -163,9 +213,7 @@ def serve(
     data: DataOption = None,
     every: Annotated[float | None, typer.Option(help="Run every SECONDS.")] = None,
     cron: Annotated[str | None, typer.Option(help='Run on a cron schedule, e.g. "*/5 * * * *" (UTC).')] = None,
-    timeout: Annotated[
-        float | None, typer.Option(help="Fail a run that takes longer than SECONDS (default 6 hours).")
-    ] = None,
+    timeout: TimeoutOption = None,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -186,13 +234,21 @@ def serve(
     if (every is None) == (cron is None):
         typer.echo("newsdrop: give exactly one of --every SECONDS or --cron EXPR", err=True)
         raise typer.Exit(2)
+    if every is not None and not every > 0:
+        _fail(ValueError(f"--every {every:g} is not allowed: give a period in seconds above 0"), debug)
+    if cron is not None:
+        from cronsim import CronSim, CronSimError
+
+        try:
+            CronSim(cron, datetime.now())
+        except CronSimError as error:
+            _fail(ValueError(f"--cron {cron!r} is not a cron expression ({error}); e.g. \"*/5 * * * *\""), debug)
+    settings = _settings(debug, inbox=inbox, data=data, run_timeout_seconds=timeout)
+    _preflight(settings, debug, inbox_needed=True)
     _quiet_prefect(verbose, debug)
     if every is not None:
         # The runner looks for due runs every 10 s by default: too slow for a short period.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))
-    from newsdrop.settings import load_settings
-
-    settings = load_settings(inbox=inbox, data=data, run_timeout_seconds=timeout)
     try:
         from newsdrop.flows.server import prefect_api
         from newsdrop.warehouse.layout import DataLayout
@@ -218,21 +274,18 @@ def status(
 ) -> None:
     """Show the last run, the backlog, totals per table, the last run's rejects and freshness.
 
-    Safe while a run is going: it reads the ledger read-only and the committed
-    Parquet files, never the analysts' database.
+    Safe while a run is going: it reads the lake read-only (the last committed
+    snapshot). --inbox adds the backlog: inbox files not yet taken in.
 
     Example:
 
         newsdrop status --data /srv/newsdrop --json | jq .last_run.status
     """
-    from newsdrop.settings import load_settings
     from newsdrop.warehouse.status import status_lines, warehouse_status
 
-    settings = load_settings(data=data, inbox=inbox)
+    settings = _settings(False, data=data, inbox=inbox)
     try:
-        # The backlog needs a real inbox: the bundled sample is only the default for `run`.
-        chosen_inbox = settings.inbox if "inbox" in settings.model_fields_set else None
-        report = warehouse_status(settings.data, chosen_inbox)
+        report = warehouse_status(settings.data, settings.inbox)
     except Exception as error:
         _fail(error, debug=False)
         return
@@ -256,7 +309,10 @@ def sql(
     output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
     at: AtOption = None,
 ) -> None:
-    """Run a read-only query against the current published snapshot.
+    """Run read-only queries on the warehouse: SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN.
+
+    Several statements separated by ";" print one result each. Nothing else is
+    allowed: no writes, and no files outside the warehouse.
 
     Examples:
 
@@ -270,19 +326,26 @@ def sql(
 
     from newsdrop.api import connect
     from newsdrop.errors import NewsdropError
+    from newsdrop.warehouse.readonly import query_statements
 
+    results = []
     try:
+        statements = query_statements(query)
         with connect(data, at=at) as con:
-            cursor = con.execute(query)
-            columns = [column[0] for column in cursor.description or []]
-            rows = cursor.fetchall()
+            for statement in statements:
+                cursor = con.execute(statement)
+                results.append(([column[0] for column in cursor.description or []], cursor.fetchall()))
     except (duckdb.Error, NewsdropError) as error:
         typer.echo(f"newsdrop: {str(error).splitlines()[0]}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
-    _print_rows(columns, rows, output)
+    for index, (columns, rows) in enumerate(results):
+        if index and output is not OutputFormat.json:
+            typer.echo("")
+        _print_rows(columns, rows, output)
 
 
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputFormat) -> None:
+    """Values print literally: no markup, no escapes, nothing cut."""
     if output is OutputFormat.json:
         typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str,
                               ensure_ascii=False))
@@ -292,12 +355,14 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputF
         writer.writerows(rows)
     else:
         from rich.console import Console
-        from rich.table import Table
+        from rich.table import Column, Table
+        from rich.text import Text
 
-        table = Table(*columns, show_lines=False)
+        # Long values wrap ("fold"); they are never cut to "…".
+        table = Table(*(Column(header=Text(name), overflow="fold") for name in columns), show_lines=False)
         for row in rows:
-            table.add_row(*("NULL" if value is None else str(value) for value in row))
-        Console(soft_wrap=False).print(table)
+            table.add_row(*(Text("NULL" if value is None else str(value)) for value in row))
+        Console(soft_wrap=False, markup=False, emoji=False, highlight=False).print(table)
         typer.echo(f"{len(rows)} row(s)")
 
 

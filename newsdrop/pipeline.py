@@ -20,7 +20,7 @@ from typing import Any
 
 from newsdrop.errors import RunFailed
 from newsdrop.readers import reader_pool
-from newsdrop.settings import Settings
+from newsdrop.settings import Settings, require_inbox
 from newsdrop.summary import Outcome, RunSummary
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.commit import commit_batch, transaction, write_batch
@@ -78,7 +78,8 @@ def read_batches(batches: list[Batch], settings: Settings, progress: Progress) -
 
 
 def discover(run: Run, settings: Settings) -> Plan:
-    return discover_inbox(run.ledger, settings.inbox, settings.settle_seconds, settings.batch_size)
+    return discover_inbox(run.ledger, require_inbox(settings), settings.settle_seconds, settings.batch_size,
+                          settings.max_bytes)
 
 
 def commit(run: Run, result: BatchResult) -> list[CheckResult]:
@@ -120,6 +121,7 @@ def within_timeout(settings: Settings, started_at: datetime) -> None:
 
 def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
     """Take in every new drop of the inbox, committing batch by batch."""
+    require_inbox(settings)  # before the lock and the lake: a wrong path is not a failed run
     with open_run(settings.data, RunKind.INGEST, settings.lock_wait_seconds) as run:
         plan = call.discover(run, settings)
         batches = [(BatchSpec(run.run_id, run.started_at, part), candidates)

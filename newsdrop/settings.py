@@ -1,46 +1,79 @@
-"""Settings: command-line options > NEWSDROP_* environment > config file > defaults.
+"""Settings: command-line options (or API arguments) > NEWSDROP_* environment > config file > defaults.
 
-The config file is NEWSDROP_CONFIG, or ./newsdrop.toml when present, e.g.
+The config file is NEWSDROP_CONFIG (which must exist), or ./newsdrop.toml when present, e.g.
 
     inbox = "/srv/drops/inbox"
     data = "/srv/newsdrop"
     settle_seconds = 5
+    max_bytes = "16MiB"
+
+Every setting has a range; a bad value, an unknown key or a broken file fails at
+once, before any work, with one line naming the setting, where it came from and
+what is allowed.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import tomllib
 from importlib.resources import files
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BeforeValidator, ByteSize, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from newsdrop.errors import NewsdropError
 
 # Package data of newsdrop.flows, found the same way in a wheel and in an editable install.
 SAMPLE_INBOX = Path(str(files("newsdrop.flows") / "sample_inbox"))
+ENV_PREFIX = "NEWSDROP_"
+
+
+class SettingsError(NewsdropError):
+    """A setting is missing or out of range: the message names it, its source and what is allowed."""
 
 
 def config_file() -> Path:
     return Path(os.environ.get("NEWSDROP_CONFIG", "newsdrop.toml"))
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSDROP_", extra="ignore")
+def _not_empty(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
+    return value
 
-    inbox: Path = SAMPLE_INBOX
-    data: Path = Path("data")
-    settle_seconds: float = 2.0
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Folder = Annotated[Path, BeforeValidator(_not_empty)]
+Seconds = Annotated[float, AfterValidator(_finite)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    inbox: Folder | None = None
+    """The folder drops arrive in; read-only to newsdrop. No default: the bundled sample is opt-in."""
+    data: Folder = Path("data")
+    settle_seconds: Seconds = Field(2.0, ge=0, le=3600)
     """Drops modified this recently are stat'ed again after this long; one still changing
     is left for the next run."""
-    max_bytes: int = 16 * 1024 * 1024
-    """Larger files are rejected `too_large` without being read whole."""
-    batch_size: int = 1000
-    """Files per read task: Prefect costs about 17 ms per task run, so tasks are per batch."""
-    workers: int = max(1, os.cpu_count() or 1)
+    max_bytes: ByteSize = Field(ByteSize(16 * 1024 * 1024), gt=0)
+    """Larger files are rejected `too_large` without being read whole; taken again once the limit allows."""
+    batch_size: int = Field(1000, ge=1, le=1_000_000)
+    """Files per read task and per lake commit: Prefect costs about 17 ms per task run."""
+    workers: int = Field(max(1, os.cpu_count() or 1), ge=1, le=256)
     """Batches read in parallel, each in its own process."""
-    lock_wait_seconds: float = 0.0
+    lock_wait_seconds: Seconds = Field(0.0, ge=0)
     """How long a run waits for another run on the same data folder before giving up."""
-    run_timeout_seconds: float = 6 * 3600
-    """A run that takes longer fails (Prefect's flow timeout); its uncommitted work is undone."""
+    run_timeout_seconds: Seconds = Field(6 * 3600.0, gt=0)
+    """A run that takes longer fails; its committed batches are kept."""
 
     @classmethod
     def settings_customise_sources(
@@ -54,6 +87,54 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
 
 
+ALLOWED = {
+    "inbox": "a folder path",
+    "data": "a folder path, not empty",
+    "settle_seconds": "seconds from 0 to 3600",
+    "max_bytes": "a size above 0, in bytes or with a unit (16MiB, 500kB)",
+    "batch_size": "a whole number from 1 to 1000000",
+    "workers": "a whole number from 1 to 256",
+    "lock_wait_seconds": "seconds, 0 or more",
+    "run_timeout_seconds": "seconds, above 0",
+}
+
+
+def _source(name: str, given: dict[str, Any]) -> str:
+    if name in given:
+        return f"option --{name.replace('_', '-')}"
+    if f"{ENV_PREFIX}{name.upper()}" in os.environ:
+        return f"environment variable {ENV_PREFIX}{name.upper()}"
+    return f"config file {config_file()}"
+
+
+def _describe(error: ValidationError, given: dict[str, Any]) -> str:
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {name!r} in {_source(name, given)}; the settings are: {', '.join(ALLOWED)}"
+    value = first.get("input")
+    return f"{name} = {value!r} ({_source(name, given)}) is not allowed: {ALLOWED.get(name, first['msg'])}"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings with the given non-None overrides (command-line options) on top."""
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})  # type: ignore[arg-type]
+    """Settings with the given non-None overrides (command-line options, API arguments) on top."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    explicit = "NEWSDROP_CONFIG" in os.environ
+    if explicit and not config_file().is_file():
+        raise SettingsError(f"config file {config_file()} (NEWSDROP_CONFIG) does not exist")
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error, given)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"config file {config_file()} is not valid TOML: {error}") from None
+
+
+def require_inbox(settings: Settings) -> Path:
+    """The inbox a run reads: given, and an existing folder."""
+    if settings.inbox is None:
+        raise SettingsError("no inbox given: pass --inbox DIR (or set NEWSDROP_INBOX, or inbox in newsdrop.toml); "
+                            "`newsdrop run --sample` takes in the bundled sample drops")
+    if not settings.inbox.is_dir():
+        raise SettingsError(f"no inbox folder at {settings.inbox}: give the folder the drops arrive in")
+    return settings.inbox

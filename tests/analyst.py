@@ -1,10 +1,13 @@
 """An analyst in another process, for the concurrency tests.
 
-    python tests/analyst.py hold DATA ro|rw SECONDS     keep a connection open and query it
-    python tests/analyst.py watch DATA SECONDS          reconnect in a loop, checking every snapshot
-    python tests/analyst.py parquet DATA SECONDS        read the Parquet globs in a loop
+    python tests/analyst.py hold DATA connect|attach   open a session, BEGIN, read; on each line of
+                                                       stdin read again; on "commit" COMMIT and read
+    python tests/analyst.py watch DATA SECONDS          reconnect (newsdrop.connect) in a loop, checking
+                                                       every snapshot
+    python tests/analyst.py parquet DATA SECONDS        read the tables' Parquet folders in a loop
 
-Prints one JSON line of what it saw.
+`hold` prints one JSON line per read; the others print "ready", then one JSON line of
+what they saw.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ from pathlib import Path
 
 import duckdb
 
+# Each holds within one snapshot: a batch's rows, ledger entries and checks commit together.
 INVARIANTS = {
     "articles match drops": "SELECT (SELECT count(*) FROM drops) = (SELECT count(*) FROM articles)",
-    "headline counts match": "SELECT (SELECT coalesce(sum(headline_count), 0) FROM drops)"
-    " = (SELECT count(*) FROM drop_headlines)",
+    "headline counts match": "SELECT count(*) = 0 FROM drops AS d LEFT JOIN "
+    "(SELECT drop_id, count(*) AS n FROM drop_headlines GROUP BY drop_id) AS h USING (drop_id)"
+    " WHERE d.headline_count <> coalesce(h.n, 0)",
+    "no orphan headline rows": "SELECT count(*) = 0 FROM drop_headlines ANTI JOIN drops USING (drop_id)",
     "no duplicate drops": "SELECT count(*) = count(DISTINCT drop_id) FROM drops",
-    "every headline row is used": "SELECT (SELECT count(*) FROM headlines)"
-    " = (SELECT count(DISTINCT headline_id) FROM drop_headlines)",
+    "no duplicate headline rows": "SELECT count(*) = count(DISTINCT (drop_id, position)) FROM drop_headlines",
+    "tables match the ledger": "SELECT (SELECT count(*) FROM drops) + (SELECT count(*) FROM rejected_drops)"
+    " = (SELECT count(*) FROM lake.ledger.file_versions WHERE outcome <> 'unchanged')",
 }
 
 
@@ -30,50 +37,85 @@ def check(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for name, sql in INVARIANTS.items() if not con.execute(sql).fetchall()[0][0]]
 
 
-def hold(data: Path, mode: str, seconds: float) -> dict[str, object]:
-    con = duckdb.connect(str(data / "news.duckdb"), read_only=(mode == "ro"))
-    counts = set()
-    broken: list[str] = []
-    print("ready", flush=True)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        counts.add(con.execute("SELECT count(*) FROM drops").fetchall()[0][0])
-        broken += check(con)
-        time.sleep(0.05)
+def count(con: duckdb.DuckDBPyConnection, table: str = "drops") -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def attach(data: Path) -> duckdb.DuckDBPyConnection:
+    """A plain DuckDB session, as docs/warehouse.md tells any client to attach the lake
+    (the extensions come from their wheels: the tests run offline)."""
+    from newsdrop.warehouse.lake import extension_path, sql_string
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    for name in ("sqlite_scanner", "ducklake"):
+        con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
+    catalog = sql_string(f"ducklake:sqlite:{data / 'catalog.sqlite'}")
+    con.execute(f"ATTACH {catalog} AS lake (READ_ONLY)")
+    con.execute("USE lake")
+    return con
+
+
+def hold(data: Path, mode: str) -> None:
+    """An open transaction that outlives runs: it keeps its snapshot until it ends."""
+    import newsdrop
+
+    con = newsdrop.connect(data) if mode == "connect" else attach(data)
+
+    def report(stage: str) -> None:
+        print(json.dumps({"stage": stage, "drops": count(con), "broken": check(con)}), flush=True)
+
+    con.execute("BEGIN")
+    report("open")
+    for line in sys.stdin:
+        if line.strip() == "commit":
+            con.execute("COMMIT")
+            report("after commit")
+            con.execute("BEGIN")
+            report("new transaction")
+            con.execute("COMMIT")
+            break
+        report("still open")
     con.close()
-    return {"counts": sorted(counts), "broken": broken}
 
 
 def watch(data: Path, seconds: float) -> dict[str, object]:
+    import newsdrop
+
     reads, counts, broken, errors = 0, set(), [], []
     deadline = time.monotonic() + seconds
     print("ready", flush=True)
     while time.monotonic() < deadline:
         try:
-            with duckdb.connect(str(data / "news.duckdb"), read_only=True) as con:
-                counts.add(con.execute("SELECT count(*) FROM drops").fetchall()[0][0])
+            with newsdrop.connect(data) as con:
+                con.execute("BEGIN")  # every check of one read sees the same snapshot
+                counts.add((count(con), count(con, "rejected_drops")))
                 broken += check(con)
+                con.execute("COMMIT")
                 reads += 1
-        except duckdb.Error as error:
-            errors.append(str(error).splitlines()[0])
+        except Exception as error:  # any error is what this test looks for
+            errors.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
     return {"reads": reads, "counts": sorted(counts), "broken": broken, "errors": errors}
 
 
 def parquet(data: Path, seconds: float) -> dict[str, object]:
+    """A reader of the Parquet folders that knows nothing of the lake (pyarrow, DuckDB)."""
     import pyarrow.dataset as ds
 
+    from newsdrop.warehouse.layout import DataLayout
+
+    layout = DataLayout(data)
     reads, counts, duplicates, errors = 0, set(), 0, []
     deadline = time.monotonic() + seconds
     print("ready", flush=True)
     while time.monotonic() < deadline:
         try:
-            table = ds.dataset(data / "parquet" / "drops", format="parquet", partitioning="hive").to_table(
+            table = ds.dataset(layout.table_folder("drops"), format="parquet", partitioning="hive").to_table(
                 columns=["drop_id"])
             ids = table.column("drop_id").to_pylist()
             duplicates += len(ids) - len(set(ids))
-            glob = str(data / "parquet" / "drop_headlines" / "**" / "*.parquet")
-            rows = duckdb.sql(f"SELECT count(*), count(DISTINCT (drop_id, position)) FROM read_parquet('{glob}')"
-                              ).fetchall()[0]
+            glob = str(layout.table_folder("drop_headlines") / "**" / "*.parquet")
+            rows = duckdb.sql("SELECT count(*), count(DISTINCT (drop_id, position)) "
+                              f"FROM read_parquet('{glob}', hive_partitioning = true)").fetchall()[0]
             duplicates += rows[0] - rows[1]
             counts.add(len(ids))
             reads += 1
@@ -85,9 +127,7 @@ def parquet(data: Path, seconds: float) -> dict[str, object]:
 if __name__ == "__main__":
     command, data = sys.argv[1], Path(sys.argv[2])
     if command == "hold":
-        result = hold(data, sys.argv[3], float(sys.argv[4]))
-    elif command == "watch":
-        result = watch(data, float(sys.argv[3]))
+        hold(data, sys.argv[3])
     else:
-        result = parquet(data, float(sys.argv[3]))
-    print(json.dumps(result), flush=True)
+        result = watch(data, float(sys.argv[3])) if command == "watch" else parquet(data, float(sys.argv[3]))
+        print(json.dumps(result), flush=True)

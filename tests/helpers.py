@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import newsdrop
 from typer.testing import CliRunner
 
+from newsdrop import connect
 from newsdrop.flows.cli import app
 from newsdrop.warehouse import schema
 
@@ -36,7 +36,7 @@ def run(inbox: Path, data: Path, *extra: str) -> Any:
 
 def query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """The warehouse as analysts see it: through newsdrop.connect (read-only)."""
-    with newsdrop.connect(data) as con:
+    with connect(data) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -45,9 +45,10 @@ def counts(data: Path) -> dict[str, int]:
 
 
 def table_rows(data: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    with newsdrop.connect(data) as con:
+    with connect(data) as con:
         columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] not in exclude]
-        return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr)
+        quoted = ', '.join(f'"{column}"' for column in columns)
+        return sorted(con.execute(f"SELECT {quoted} FROM {table}").fetchall(), key=repr)
 
 
 def fingerprint(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:

@@ -11,6 +11,8 @@ from conftest import DROPS, expected_readings
 from helpers import TABLES, counts, fingerprint, make_inbox, newsdrop, query, run, table_rows
 
 from newsdrop.transforms.keys import headline_id
+from newsdrop.warehouse import quality, schema
+from newsdrop.warehouse.layout import DataLayout
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 CASES = expected_readings()
@@ -40,6 +42,7 @@ def test_tables_have_the_expected_counts(loaded: tuple[Path, Path]) -> None:
         "dropped_lines": sum(case["dropped_lines"] for case in ACCEPTED),
         "rejected_drops": 2,
         "runs": 1,
+        "quality_checks": len(quality.CHECKS),  # one batch
     }
 
 
@@ -115,8 +118,8 @@ def test_parquet_is_readable_by_every_reader_with_the_same_counts(loaded: tuple[
 
     _, data = loaded
     expected = counts(data)
-    for table in TABLES:
-        folder = data / "parquet" / table
+    for table in schema.TABLES:
+        folder = DataLayout(data).table_folder(table)
         assert ds.dataset(folder, format="parquet", partitioning="hive").count_rows() == expected[table]
         assert len(pd.read_parquet(folder)) == expected[table]
         assert pl.scan_parquet(f"{folder}/**/*.parquet", hive_partitioning=True).select(pl.len()).collect().item() \
@@ -135,14 +138,18 @@ def test_inbox_is_never_written(tmp_path: Path) -> None:
 
 
 def test_second_run_is_a_no_op(tmp_path: Path) -> None:
+    """A rerun with nothing new rewrites nothing: every data file and raw file stays as it
+    was, and the only change is the rerun's own row in `runs`."""
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     run(inbox, data)
-    before = fingerprint(data, skip=("_state",))
-    tables = {table: table_rows(data, table) for table in TABLES}
+    kept = ("raw", *(str(DataLayout(data).table_folder(table).relative_to(data)) for table in schema.PER_RUN_TABLES))
+    before = {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)}
+    tables = {table: table_rows(data, table) for table in TABLES if table != "runs"}
     result = run(inbox, data)
     assert "26 seen, 0 new, 0 loaded, 0 rejected, 26 unchanged" in result.output
-    assert fingerprint(data, skip=("_state",)) == before
-    assert {table: table_rows(data, table) for table in TABLES} == tables
+    assert {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)} == before
+    assert {table: table_rows(data, table) for table in TABLES if table != "runs"} == tables
+    assert query(data, "SELECT files_unchanged, drops_loaded FROM runs ORDER BY finished_at") == [(0, 24), (26, 0)]
 
 
 def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> None:
@@ -186,13 +193,20 @@ def test_rebuild_reproduces_the_same_tables(tmp_path: Path) -> None:
     run(inbox, data)
     (inbox / "900_00000000000000aa.txt").write_text("Second run body.\n\n\nHeadline A\nHeadline B\n")
     run(inbox, data)
-    before = {table: table_rows(data, table) for table in TABLES if table != "runs"}
-    parquet_before = sorted(p.name for p in (data / "parquet").rglob("*.parquet"))
+    derived = ("runs", "quality_checks")  # the rebuild adds its own run and checks
+    before = {table: table_rows(data, table) for table in TABLES if table not in derived}
     for path in inbox.iterdir():
         path.unlink()  # rebuild needs only DATA
     result = newsdrop("rebuild", "--data", str(data))
     assert result.exit_code == 0, result.output
-    assert {table: table_rows(data, table) for table in TABLES if table != "runs"} == before
-    assert sorted(p.name for p in (data / "parquet").rglob("*.parquet")) == parquet_before
+    assert "time travel before this rebuild is gone" in result.output
+    assert {table: table_rows(data, table) for table in TABLES if table not in derived} == before
+    # Each folder holds exactly the rebuilt rows: the replaced files are gone.
+    import pyarrow.dataset as ds
+
+    for table in schema.TABLES:
+        folder = DataLayout(data).table_folder(table)
+        assert ds.dataset(folder, format="parquet", partitioning="hive").count_rows() == \
+            query(data, f"SELECT count(*) FROM {table}")[0][0]
     assert query(data, "SELECT kind, status FROM runs ORDER BY started_at") == [
         ("ingest", "succeeded"), ("ingest", "succeeded"), ("rebuild", "succeeded")]

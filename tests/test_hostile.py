@@ -21,6 +21,7 @@ from helpers import counts, make_inbox, newsdrop, query, run
 
 from newsdrop.warehouse.batch import BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.inbox import Listed, list_inbox
+from newsdrop.warehouse.schema import FileOutcome
 
 SAMPLE = (DROPS / "001_c780d2942f53d682.txt").read_bytes()
 
@@ -36,7 +37,7 @@ def candidate(folder: Path, name: str) -> Candidate:
 
 
 def batch(inbox: Path, data: Path, names: list[str], max_bytes: int = 1 << 24) -> Any:
-    spec = BatchSpec("run", datetime.now(UTC), 0, "run")
+    spec = BatchSpec("run", datetime.now(UTC), 0)
     return read_batch(spec, [candidate(inbox, name) for name in names], inbox, data, max_bytes)
 
 
@@ -59,7 +60,7 @@ def test_permission_denied_rejects_that_file_only(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(builtins, "open", guarded_open)
     result = batch(tmp_path, tmp_path / "data", ["locked.txt", "fine.txt"])
     assert result.rejects == [("locked.txt", "unreadable")]
-    assert result.loaded == 1
+    assert result.count(FileOutcome.LOADED) == 1
 
 
 def test_too_large_is_rejected_without_reading_it_whole(tmp_path: Path) -> None:
@@ -130,9 +131,9 @@ def test_a_symlink_swapped_after_listing_is_still_not_followed(tmp_path: Path) -
     listed = candidate(inbox, "swap.txt")
     (inbox / "swap.txt").unlink()
     (inbox / "swap.txt").symlink_to(outside / "secret.txt")
-    result = read_batch(BatchSpec("run", datetime.now(UTC), 0, "run"), [listed], inbox, tmp_path / "data", 1 << 24)
+    result = read_batch(BatchSpec("run", datetime.now(UTC), 0), [listed], inbox, tmp_path / "data", 1 << 24)
     assert result.skipped == [("swap.txt", "symlink_outside_inbox")]
-    assert result.loaded == 0
+    assert result.count(FileOutcome.LOADED) == 0
 
 
 @pytest.mark.usefixtures("prefect_api")

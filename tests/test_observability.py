@@ -4,17 +4,18 @@ answers while a run holds the data folder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import DROPS
-from helpers import make_inbox, newsdrop, run
+from helpers import make_inbox, newsdrop, query, run
 
 from benchmarks.generate import generate
+from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.lock import run_lock
 
@@ -46,32 +47,44 @@ def test_every_run_leaves_artifacts_under_stable_keys(tmp_path: Path) -> None:
     assert len(quality) == 1 and "drops.drop_id is unique" in str(quality[0].data)
 
 
-def test_a_run_over_its_timeout_fails(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+def test_a_run_over_its_timeout_fails_and_keeps_its_committed_batches(
+    tmp_path: Path, prefect_env: dict[str, str]
+) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     generate(3000, inbox, seed=9, corpora=None)
     result = subprocess.run(
-        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data)],
-        env={**prefect_env, "NEWSDROP_RUN_TIMEOUT_SECONDS": "1"}, capture_output=True, text=True, timeout=300,
-        check=False,
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data), "--workers", "1"],
+        env={**prefect_env, "NEWSDROP_RUN_TIMEOUT_SECONDS": "1", "NEWSDROP_BATCH_SIZE": "100"},
+        capture_output=True, text=True, timeout=300, check=False,
     )
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith("newsdrop: the run exceeded its timeout"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert not (data / "news.duckdb").exists()
+    assert not (data / "news.duckdb").exists() and not DataLayout(data).legacy_ledger.exists()
+    # What was committed before the timeout stays, whole: each drop with its ledger entry.
+    statuses = [row[0] for row in query(data, "SELECT status FROM runs")]
+    assert "succeeded" not in statuses and statuses in ([], ["failed"]), statuses
+    drops = query(data, "SELECT count(*) FROM drops")[0][0]
+    assert drops < 3000
+    assert query(data, "SELECT count(*) FROM ledger.file_versions WHERE outcome = 'loaded'") == [(drops,)]
+    assert query(data, "SELECT count(*) FROM articles") == [(drops,)]
+    assert query(data, "SELECT count(DISTINCT part) FROM ledger.file_versions")[0][0] == -(-drops // 100)
 
 
 def test_status_answers_while_a_run_holds_the_data_folder(tmp_path: Path, prefect_api: None) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     run(inbox, data)
     layout = DataLayout(data)
-    writer = sqlite3.connect(layout.ledger, isolation_level=None)
-    with run_lock(layout.lock):
-        writer.execute("BEGIN IMMEDIATE")  # a run in the middle of its commit
-        writer.execute("INSERT INTO runs (run_id, kind, status, started_us) VALUES ('r-now', 'ingest', 'running', 1)")
+    with run_lock(layout.lock), contextlib.closing(open_lake(layout)) as writer:
+        layout.running_marker.write_text("r-now ingest 2026-01-01T00:00:00+00:00\n")
+        writer.begin()  # a run in the middle of a batch: rows written, not committed
+        writer.execute("INSERT INTO drops SELECT * FROM drops")
+        writer.execute("INSERT INTO runs SELECT * REPLACE ('r-now' AS run_id, 'failed' AS status) FROM runs")
         result = newsdrop("status", "--data", str(data), "--json")
-        writer.execute("ROLLBACK")
-    writer.close()
+        writer.rollback()
+        layout.running_marker.unlink()
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["last_run"]["status"] == "succeeded"
-    assert report["totals"]["drops"] == 24
+    assert report["totals"]["drops"] == 24 and report["totals"]["runs"] == 1
+    assert report["running"] == {"run_id": "r-now", "kind": "ingest", "started_at": "2026-01-01T00:00:00+00:00"}

@@ -104,14 +104,16 @@ def fetch(layout: DataLayout, candidate: Candidate, path: Path, max_bytes: int) 
         return SkipReason.NOT_A_FILE
 
 
-def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path, data: Path, max_bytes: int) -> BatchResult:
+def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None, data: Path,
+               max_bytes: int) -> BatchResult:
+    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
     layout = DataLayout(data)
-    inbox_real = inbox.resolve()
+    inbox_real = inbox.resolve() if inbox else None
     rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
     result = BatchResult(spec)
     for candidate in candidates:
         listed = candidate.listed
-        path = candidate.source or inbox / listed.name
+        path = candidate.source or Path(inbox or ".") / listed.name
         if candidate.source is None and path.is_symlink() and Path(os.path.realpath(path)).parent != inbox_real:
             # Checked again at read time: the link may have been swapped since the listing.
             result.skipped.append((listed.name, SkipReason.SYMLINK_OUTSIDE_INBOX))

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from newsdrop.errors import QualityCheckFailed
-from newsdrop.warehouse.batch import BatchResult, BatchSpec
+from newsdrop.warehouse.batch import BatchResult
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
@@ -55,10 +55,10 @@ def label_commit(con: duckdb.DuckDBPyConnection, run_id: str, what: str) -> None
                 [f"{run_id}: {what}", json.dumps({"run_id": run_id})])
 
 
-def checks_table(spec: BatchSpec, checks: list[CheckResult], checked_at: datetime) -> pa.Table:
+def checks_table(run_id: str, part: int, checks: list[CheckResult], checked_at: datetime) -> pa.Table:
     return table_from_rows(QUALITY_CHECKS, [
         {"check": c.check, "severity": str(c.severity), "passed": c.passed, "detail": c.detail,
-         "run_id": spec.run_id, "part": spec.part, "checked_at": checked_at}
+         "run_id": run_id, "part": part, "checked_at": checked_at}
         for c in checks
     ])
 
@@ -73,7 +73,8 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, run_id: str) -> list[CheckResult]:
-    """Inside the caller's transaction: check the batch, then add its rows, ledger entries and checks.
+    """Inside the caller's transaction: check the batch, then add its rows, ledger entries and checks
+    (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
     with registered(con, result.tables):
@@ -87,7 +88,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, run_id: str
             if table in result.tables:
                 con.execute(f"INSERT INTO {LAKE}.main.{table} BY NAME SELECT * FROM new_{table}")
     insert(con, FILE_VERSIONS_TABLE, versions_table(result.spec, result.versions))
-    insert(con, f"{LAKE}.main.quality_checks", checks_table(result.spec, checks, datetime.now(UTC)))
+    insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, result.spec.part, checks, datetime.now(UTC)))
     return checks
 
 

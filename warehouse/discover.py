@@ -24,10 +24,11 @@ class Plan:
         return sum(len(batch) for batch in self.batches)
 
 
-def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int) -> Plan:
-    """New = a (name, size, mtime) the ledger has not seen; each knows the hashes taken in under its name."""
+def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int, max_bytes: int) -> Plan:
+    """New = a (name, size, mtime) the ledger has not seen, or rejected as too large for a limit
+    since raised; each knows the hashes taken in under its name."""
     listing = list_inbox(inbox, settle_seconds)
-    known = ledger.known_listing()
+    known = ledger.known_listing(max_bytes)
     fresh = [item for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known]
     shas = ledger.shas_by_name(item.name for item in fresh)
     candidates = [Candidate(item, frozenset(shas.get(item.name, ()))) for item in fresh]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsdrop.transforms.names import is_drop_name
+from newsdrop.warehouse.schema import SkipReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def list_inbox(inbox: Path, settle_seconds: float, sleep: Callable[[float], None
             if entry.is_symlink():
                 target = Path(os.path.realpath(entry.path))
                 if target.parent != inbox_real:
-                    listing.refused.append((entry.name, "symlink_outside_inbox"))
+                    listing.refused.append((entry.name, SkipReason.SYMLINK_OUTSIDE_INBOX))
                     continue
             try:
                 stat = entry.stat()

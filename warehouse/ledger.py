@@ -13,6 +13,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from newsdrop.transforms.decode import RejectReason
 from newsdrop.warehouse.batch import BatchSpec, FileVersion
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.schema import FILE_VERSIONS, LEDGER_SCHEMA, FileOutcome, table_from_rows
@@ -48,9 +49,13 @@ class Ledger:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
-    def known_listing(self) -> set[tuple[str, int, int]]:
-        """(name, size, mtime_ns) of every version seen: a listing entry in here is not new."""
-        rows = self.con.execute(f"SELECT file_name, size_bytes, mtime_ns FROM {FILE_VERSIONS_TABLE}").fetchall()
+    def known_listing(self, max_bytes: int | None = None) -> set[tuple[str, int, int]]:
+        """(name, size, mtime_ns) of every version seen: a listing entry in here is not new.
+        A version rejected as too large is new again once `max_bytes` admits it."""
+        rows = self.con.execute(
+            f"SELECT file_name, size_bytes, mtime_ns FROM {FILE_VERSIONS_TABLE}"
+            " WHERE NOT (coalesce(reason, '') = ? AND size_bytes <= ?)",
+            [str(RejectReason.TOO_LARGE), max_bytes if max_bytes is not None else -1]).fetchall()
         return {(name, size, mtime) for name, size, mtime in rows}
 
     def shas_by_name(self, names: Iterable[str]) -> dict[str, set[str]]:
@@ -59,7 +64,8 @@ class Ledger:
         found: dict[str, set[str]] = {}
         rows = self.con.execute(
             f"SELECT v.file_name, v.sha256 FROM {FILE_VERSIONS_TABLE} AS v SEMI JOIN wanted USING (file_name)"
-            " WHERE v.outcome <> ?", [str(FileOutcome.UNCHANGED)]).fetchall()
+            " WHERE v.outcome <> ? AND coalesce(v.reason, '') <> ?",
+            [str(FileOutcome.UNCHANGED), str(RejectReason.TOO_LARGE)]).fetchall()
         del wanted
         for name, sha in rows:
             found.setdefault(name, set()).add(sha)

@@ -27,7 +27,7 @@ from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, KeptVersion, Ledger
-from newsdrop.warehouse.schema import FILE_VERSIONS, PER_RUN_TABLES, RUNS, FileOutcome, table_from_rows
+from newsdrop.warehouse.schema import FILE_VERSIONS, PER_RUN_TABLES, RUNS, FileOutcome, RunStatus, table_from_rows
 
 Batch = tuple[BatchSpec, list[Candidate]]
 
@@ -87,7 +87,7 @@ def import_legacy_history(con: duckdb.DuckDBPyConnection, layout: DataLayout) ->
     for row in _legacy_rows(layout, "SELECT * FROM runs ORDER BY started_us"):
         started = _from_us(row["started_us"]) or datetime.now(UTC)
         finished = _from_us(row["finished_us"]) or started
-        status = row["status"] if row["status"] in ("succeeded", "failed", "interrupted") else "interrupted"
+        status = row["status"] if row["status"] in set(RunStatus) else RunStatus.INTERRUPTED
         runs.append({**{name: row[name] or 0 for name in ("files_seen", "files_new", "drops_loaded",
                                                            "files_rejected", "files_unchanged", "files_skipped")},
                      "run_id": row["run_id"], "kind": row["kind"], "status": status, "started_at": started,

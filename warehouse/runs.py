@@ -18,7 +18,6 @@ from pathlib import Path
 import duckdb
 
 from newsdrop.errors import NewsdropError, QualityCheckFailed
-from newsdrop.warehouse.batch import BatchSpec
 from newsdrop.warehouse.commit import checks_table, insert, label_commit, transaction
 from newsdrop.warehouse.lake import LAKE, current_snapshot, open_lake
 from newsdrop.warehouse.layout import DataLayout
@@ -98,7 +97,7 @@ def committed_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, i
 
 def record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, started_at: datetime,
                status: RunStatus, counts: dict[str, int], error: str | None = None,
-               failed_checks: BatchSpec | None = None, checks: list[CheckResult] | None = None,
+               failed_part: int | None = None, checks: list[CheckResult] | None = None,
                in_transaction: bool = False) -> int:
     """Append the run's `runs` row; returns the snapshot that holds it (the run's last)."""
     finished_at = datetime.now(UTC)
@@ -109,16 +108,16 @@ def record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, start
                "finished_at": finished_at, "seconds": (finished_at - started_at).total_seconds(),
                "error": error, "snapshot_id": snapshot, **{name: counts.get(name, 0) for name in RUN_COUNTERS}}
         insert(con, f"{LAKE}.main.runs", table_from_rows(RUNS, [row]))
-        if failed_checks is not None and checks:
-            insert(con, f"{LAKE}.main.quality_checks", checks_table(failed_checks, checks, finished_at))
+        if failed_part is not None and checks:
+            insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, failed_part, checks, finished_at))
         label_commit(con, run_id, f"{kind} {status}")
     return snapshot
 
 
 def record_failure(run: Run, error: BaseException) -> None:
-    spec, checks = None, None
+    part, checks = None, None
     if isinstance(error, QualityCheckFailed):
-        spec, checks = BatchSpec(run.run_id, run.started_at, error.part), error.checks
+        part, checks = error.part, error.checks
     message = (str(error) or type(error).__name__).splitlines()[0]
     record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.FAILED, committed_counts(run.con, run.run_id),
-               error=f"{type(error).__name__}: {message}", failed_checks=spec, checks=checks)
+               error=f"{type(error).__name__}: {message}", failed_part=part, checks=checks)

@@ -1,0 +1,127 @@
+"""Settings are validated up front: one line naming the setting, its source and what is allowed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import DROPS
+from helpers import make_inbox, newsdrop
+
+from newsdrop.settings import SettingsError, load_settings
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.lock import run_lock
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key in list(os.environ):
+        if key.startswith("NEWSDROP_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no stray newsdrop.toml
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("NEWSDROP_MAX_BYTES", "-5", "max_bytes"),
+    ("NEWSDROP_MAX_BYTES", "ten", "max_bytes"),
+    ("NEWSDROP_SETTLE_SECONDS", "abc", "settle_seconds"),
+    ("NEWSDROP_RUN_TIMEOUT_SECONDS", "nan", "run_timeout_seconds"),
+    ("NEWSDROP_RUN_TIMEOUT_SECONDS", "0", "run_timeout_seconds"),
+    ("NEWSDROP_BATCH_SIZE", "0", "batch_size"),
+    ("NEWSDROP_WORKERS", "-3", "workers"),
+    ("NEWSDROP_LOCK_WAIT_SECONDS", "-1", "lock_wait_seconds"),
+    ("NEWSDROP_DATA", "", "data"),
+])
+def test_a_bad_environment_value_fails_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str,
+                                                    value: str, words: str) -> None:
+    monkeypatch.setenv(variable, value)
+    inbox = make_inbox(tmp_path / "inbox", DROPS)
+    data = [] if variable == "NEWSDROP_DATA" else ["--data", str(tmp_path / "data")]
+    result = newsdrop("run", "--inbox", str(inbox), *data)
+    assert result.exit_code == 1
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert words in line and f"environment variable {variable}" in line and "not allowed" in line
+    assert not (tmp_path / "data").exists()  # failed before anything was written
+
+
+def test_human_sizes_are_welcome() -> None:
+    assert load_settings(max_bytes="16MiB").max_bytes == 16 * 1024 * 1024
+    assert load_settings(max_bytes="10k").max_bytes == 10_000
+
+
+def test_an_option_names_itself_as_the_source() -> None:
+    with pytest.raises(SettingsError, match="option --batch-size"):
+        load_settings(batch_size=0)
+
+
+def test_an_unknown_key_in_the_config_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "newsdrop.toml").write_text('data = "d"\nsettle_secnds = 5\n')
+    with pytest.raises(SettingsError, match="unknown setting 'settle_secnds' in config file"):
+        load_settings()
+
+
+def test_a_bad_value_in_the_config_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "newsdrop.toml").write_text("workers = 0\n")
+    with pytest.raises(SettingsError, match=r"workers = 0 \(config file newsdrop.toml\)"):
+        load_settings()
+
+
+def test_a_broken_config_file_fails_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "newsdrop.toml").write_text("data = \n")
+    result = newsdrop("status")
+    assert result.exit_code == 1
+    assert result.output.startswith("newsdrop: config file newsdrop.toml is not valid TOML")
+
+
+def test_a_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDROP_CONFIG", "/nonexistent.toml")
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings()
+
+
+def test_run_without_an_inbox_says_how_to_give_one(tmp_path: Path) -> None:
+    result = newsdrop("run", "--data", str(tmp_path / "data"))
+    assert result.exit_code == 1
+    assert "no inbox given" in result.output and "--inbox" in result.output and "--sample" in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_missing_inbox_fails_at_once_and_writes_nothing(tmp_path: Path) -> None:
+    result = newsdrop("run", "--inbox", str(tmp_path / "nope"), "--data", str(tmp_path / "data"))
+    assert result.exit_code == 1
+    assert result.output.startswith("newsdrop: no inbox folder at")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_busy_data_folder_is_refused_before_prefect_starts(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    with run_lock(DataLayout(data).lock):
+        result = newsdrop("run", "--inbox", str(inbox), "--data", str(data))
+    assert result.exit_code == 3
+    assert "another newsdrop run is in progress" in result.output
+
+
+@pytest.mark.parametrize("schedule", [["--every", "0"], ["--every", "-1"], ["--cron", "not a cron"]])
+def test_serve_refuses_a_bad_schedule_at_once(tmp_path: Path, schedule: list[str]) -> None:
+    inbox = make_inbox(tmp_path / "inbox", DROPS)
+    result = newsdrop("serve", "--inbox", str(inbox), "--data", str(tmp_path / "data"), *schedule)
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("newsdrop: --")
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_a_file_rejected_as_too_large_is_taken_when_the_limit_is_raised(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    import newsdrop as api
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    small = api.ingest(inbox, data, settle_seconds=0, max_bytes=100, workers=1)
+    assert small.loaded == 0 and {reason for _, reason in small.rejects} >= {"too_large"}
+    again = api.ingest(inbox, data, settle_seconds=0, max_bytes=100, workers=1)
+    assert again.new == 0  # nothing retried while the limit stands
+    raised = api.ingest(inbox, data, settle_seconds=0, workers=1)
+    assert raised.loaded == 24
+    assert api.query(data, "SELECT count(*) AS n FROM drops")["n"][0] == 24

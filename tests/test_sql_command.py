@@ -1,0 +1,77 @@
+"""`newsdrop sql`: literal output, read-only for files too, every statement's result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import DROPS
+from helpers import make_inbox, newsdrop, run
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sql")
+    folder = root / "data"
+    run(make_inbox(root / "inbox", DROPS), folder)
+    return folder
+
+
+def sql(data: Path, *args: str) -> tuple[int, str]:
+    result = newsdrop("sql", "--data", str(data), *args)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("value", ["[b]Breaking[/b] news", ":fire: hot", "closing [/] tag", "[link=x]y[/link]"])
+def test_table_values_print_literally(data: Path, value: str) -> None:
+    code, output = sql(data, f"SELECT '{value}' AS headline")
+    assert code == 0, output
+    assert value in output
+
+
+def test_long_values_are_not_cut(data: Path) -> None:
+    code, output = sql(data, "SELECT run_id, string_agg(file_name, ',') AS names FROM drops GROUP BY run_id")
+    assert code == 0
+    assert "…" not in output
+    joined = "".join(line.strip("│ ") for line in output.splitlines())
+    assert "000_e6477bceacb7f61a.txt" in joined
+
+
+@pytest.mark.parametrize("statement", [
+    "COPY (SELECT 1 AS x) TO '{data}/lake/main/drops/evil.parquet'",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "ATTACH '{data}/evil.sqlite' AS evil (TYPE sqlite)",
+    "SELECT * FROM sqlite_scan('{data}/catalog.sqlite', 'ducklake_snapshot')",
+    "INSERT INTO drops SELECT * FROM drops",
+    "CREATE TABLE mine AS SELECT 1",
+    "SET enable_external_access = true",
+    "INSTALL httpfs",
+])
+def test_anything_but_reading_the_warehouse_is_refused_in_one_line(data: Path, statement: str) -> None:
+    before = sorted(p.relative_to(data) for p in data.rglob("*"))
+    code, output = sql(data, statement.format(data=data))
+    assert code == 1, output
+    assert len(output.strip().splitlines()) == 1 and output.startswith("newsdrop: ")
+    assert "Traceback" not in output
+    assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
+
+
+def test_empty_sql_says_what_to_do(data: Path) -> None:
+    code, output = sql(data, "  ")
+    assert code == 1
+    assert output.startswith("newsdrop: no SQL given")
+
+
+def test_each_statement_prints_its_result(data: Path) -> None:
+    code, output = sql(data, "--format", "json", "SELECT 1 AS a; SELECT 2 AS b")
+    assert code == 0
+    assert [json.loads(line) for line in output.splitlines()] == [[{"a": 1}], [{"b": 2}]]
+
+
+def test_json_keeps_non_ascii_text(data: Path) -> None:
+    code, output = sql(data, "--format", "json", "SELECT 'Café' AS word")
+    assert code == 0
+    assert json.loads(output) == [{"word": "Café"}] and "Café" in output

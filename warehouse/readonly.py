@@ -1,0 +1,37 @@
+"""Which SQL an analyst's `newsdrop sql` may run: queries of the warehouse, nothing else.
+
+The connection itself is read-only and cannot touch files outside the lake
+(warehouse.lake.connect_read_only). Two things get past those settings, so they
+are refused here: statements that are not queries (ATTACH can create a SQLite file
+anywhere), and the SQLite scanner's functions, which read any SQLite file.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from newsdrop.errors import NewsdropError
+
+ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+REFUSED_FUNCTIONS = {"sqlite_scan", "sqlite_query", "sqlite_attach"}
+
+
+def query_statements(sql: str) -> list[str]:
+    """The statements of `sql`, each a query; raises NewsdropError naming what is refused."""
+    if not sql.strip():
+        raise NewsdropError('no SQL given: newsdrop sql "SELECT count(*) FROM drops"')
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise NewsdropError(str(error).splitlines()[0]) from None
+    for statement in statements:
+        if statement.type not in ALLOWED:
+            kind = statement.type.name.replace("_", " ")
+            raise NewsdropError(f"refused: {kind} statements are not allowed; newsdrop sql only reads the "
+                                "warehouse (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)")
+    for start, token in duckdb.tokenize(sql):
+        if token == duckdb.token_type.identifier:
+            word = sql[start:].split("(", 1)[0].strip().strip('"').lower()
+            if word in REFUSED_FUNCTIONS:
+                raise NewsdropError(f"refused: {word} reads files outside the warehouse")
+    return [statement.query.strip() for statement in statements]
