@@ -3,7 +3,9 @@
     newsdrop run --inbox DIR --data DIR     take in the new drops of an inbox
     newsdrop rebuild --data DIR             re-read every kept drop with the current rules
     newsdrop status --data DIR              last run, backlog, totals, freshness
-    newsdrop sql "SELECT ..."               a read-only query on the published snapshot
+    newsdrop sql "SELECT ..."               a read-only query on the warehouse
+    newsdrop shell --data DIR               the DuckDB shell on the warehouse, read-only
+    newsdrop vacuum --data DIR              expire old snapshots, delete unused files
 
 Prefect is imported only inside the commands, after its settings are defaulted,
 so that `--help` is instant and a normal run prints no server noise.
@@ -11,11 +13,14 @@ so that `--help` is instant and a normal run prints no server noise.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -106,8 +111,44 @@ def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
         if settings.lock_wait_seconds == 0 and lock_is_held(layout.lock):
             raise RunInProgress("another newsdrop run is in progress on this data folder; "
                                 "try again later, or pass --wait SECONDS")
-    except NewsdropError as error:
+    except (NewsdropError, OSError) as error:
         _fail(error, debug)
+
+
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@contextlib.contextmanager
+def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
+    """One rule for Prefect's history: the server at PREFECT_API_URL when set, else a local
+    server for this command only, its database in DATA/_state/prefect (PREFECT_HOME wins).
+    It runs in its own session, so Ctrl-C reaches this process first, and is stopped
+    before the command returns. Ctrl-C or SIGTERM stops the run in one line."""
+    from newsdrop.errors import NewsdropError
+    from newsdrop.flows.server import prefect_api
+    from newsdrop.warehouse.layout import DataLayout
+
+    received: list[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with prefect_api(DataLayout(settings.data).prefect_home):
+            yield
+    except NewsdropError as error:  # the local server did not start
+        _fail(error, debug)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        signum = received[0] if received else signal.SIGINT
+        typer.echo(f"newsdrop: interrupted ({signal.Signals(signum).name}); the batches it committed are kept, "
+                   "the next run takes up the rest", err=True)
+        raise typer.Exit(EXIT_SIGNAL[signal.Signals(signum)]) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 TimeoutOption = Annotated[
@@ -170,11 +211,13 @@ def run(
                          lock_wait_seconds=wait, run_timeout_seconds=timeout)
     _preflight(settings, debug, inbox_needed=True)
     _quiet_prefect(verbose, debug)
-    from newsdrop.flows.ingest import ingest
+    with _prefect_for(settings, debug):
+        from newsdrop.flows.ingest import ingest
 
-    timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
-    summary = _outcome(timed(inbox=_str(inbox), data=_str(data), settle_seconds=settle_seconds, workers=workers,
-                             lock_wait_seconds=wait, run_timeout_seconds=timeout, return_state=True), debug)
+        timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
+        summary = _outcome(timed(inbox=_str(inbox), data=_str(data), settle_seconds=settle_seconds,
+                                 workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
+                                 return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(Path(summary.data))
@@ -199,10 +242,11 @@ def rebuild(
     settings = _settings(debug, data=data, workers=workers)
     _preflight(settings, debug, inbox_needed=False)
     _quiet_prefect(verbose, debug)
-    from newsdrop.flows.ingest import rebuild as rebuild_flow
+    with _prefect_for(settings, debug):
+        from newsdrop.flows.ingest import rebuild as rebuild_flow
 
-    timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
-    summary = _outcome(timed(data=_str(data), workers=workers, return_state=True), debug)
+        timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
+        summary = _outcome(timed(data=_str(data), workers=workers, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
 
@@ -370,11 +414,29 @@ def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+def _invocation() -> str:
+    """How to call newsdrop again from here: `newsdrop` when that is what PATH finds,
+    else the path or module the user ran."""
+    import shlex
+    import shutil
+
+    program = Path(sys.argv[0])
+    if program.name == "__main__.py":
+        return f"{shlex.quote(sys.executable)} -m newsdrop"
+    found = shutil.which("newsdrop")
+    if found and Path(found).resolve() == program.resolve():
+        return "newsdrop"
+    return shlex.quote(sys.argv[0])
+
+
 def _print_next_steps(data: Path) -> None:
-    data_option = "" if data == Path("data") else f" --data {data}"
+    import shlex
+
+    data_option = "" if data == Path("data") else f" --data {shlex.quote(str(data))}"
     example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
-    typer.echo(f"query it:  newsdrop sql{data_option} \"{example}\"")
-    typer.echo(f"       or: newsdrop shell{data_option}   (the DuckDB shell; docs/warehouse.md lists the tables)")
+    typer.echo(f"query it:  {_invocation()} sql{data_option} {shlex.quote(example)}")
+    typer.echo(f"       or: {_invocation()} shell{data_option}   (the DuckDB shell, "
+               'pip install "newsdrop[shell]"; docs/warehouse.md lists the tables)')
 
 
 @app.command()

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from newsdrop.errors import NewsdropError
 from newsdrop.readers import set_parent_death_signal
 
 STARTUP_SECONDS = 120
@@ -35,12 +36,12 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"the local Prefect server exited at start (see {log}): {tail.strip()[-300:]}")
+            raise NewsdropError(f"the local Prefect server exited at start (see {log}): {tail.strip()[-300:]}")
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             if response.status == 200:
                 return
         time.sleep(0.5)
-    raise RuntimeError(f"the local Prefect server did not answer within {STARTUP_SECONDS} s (see {log})")
+    raise NewsdropError(f"the local Prefect server did not answer within {STARTUP_SECONDS} s (see {log})")
 
 
 @contextlib.contextmanager

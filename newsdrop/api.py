@@ -102,6 +102,12 @@ def connect(data: PathLike | None = None, *, at: str | None = None) -> duckdb.Du
 
 def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
           at: str | None = None) -> pandas.DataFrame:
-    """Run one read-only query on the warehouse and return a pandas DataFrame."""
+    """Run one query on the warehouse and return a pandas DataFrame. Like `newsdrop sql`, it
+    refuses anything but queries (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."""
+    from newsdrop.warehouse.readonly import query_statements
+
+    statements = query_statements(sql)
+    if len(statements) != 1:
+        raise NewsdropError(f"give one query, not {len(statements)}")
     with connect(data, at=at) as con:
-        return con.execute(sql, params or []).df()
+        return con.execute(statements[0], params or []).df()

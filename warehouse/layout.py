@@ -67,7 +67,8 @@ class DataLayout:
                 state / "warehouse.duckdb.wal", state / "staging")
 
     def is_legacy(self) -> bool:
-        return self.legacy_ledger.exists() and not self.catalog.exists()
+        """Written by newsdrop 0.1 and not yet converted (a conversion removes the old ledger last)."""
+        return self.legacy_ledger.exists()
 
     def exists(self) -> bool:
         return self.catalog.exists()

@@ -8,6 +8,7 @@ had written and records it as interrupted, with what it had committed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import Iterator
@@ -119,5 +120,7 @@ def record_failure(run: Run, error: BaseException) -> None:
     if isinstance(error, QualityCheckFailed):
         part, checks = error.part, error.checks
     message = (str(error) or type(error).__name__).splitlines()[0]
+    if isinstance(error, TimeoutError | asyncio.CancelledError):  # how Prefect stops a flow at its timeout
+        message = f"the run was stopped (timeout or cancellation): {message}"
     record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.FAILED, committed_counts(run.con, run.run_id),
                error=f"{type(error).__name__}: {message}", failed_part=part, checks=checks)

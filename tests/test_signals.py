@@ -1,0 +1,87 @@
+"""Ctrl-C and SIGTERM stop a run in one line, and a run leaves no process behind.
+
+These runs start their own local Prefect server (no PREFECT_API_URL), as a user's
+`newsdrop run` does, so they also prove that server is stopped when run returns.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import query
+
+from benchmarks.generate import generate
+
+pytestmark = pytest.mark.timeout(400)
+
+
+def start(inbox: Path, data: Path) -> subprocess.Popen[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env.update(NEWSDROP_SETTLE_SECONDS="0", NEWSDROP_BATCH_SIZE="200")
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def left_behind(pgid: int, data: Path) -> list[str]:
+    """Processes of the run's group, or any process working for this data folder."""
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            in_group = os.getpgid(process.pid) == pgid
+            serving = str(data) in " ".join(f"{k}={v}" for k, v in process.environ().items() if k == "PREFECT_HOME")
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+        if in_group or serving:
+            found.append(" ".join(process.info["cmdline"] or [])[:120])
+    return found
+
+
+@pytest.mark.parametrize(("signum", "code", "whole_group"), [
+    (signal.SIGINT, 130, True),  # Ctrl-C in a terminal: the whole foreground group gets it
+    (signal.SIGTERM, 143, False),  # a service manager stopping the process
+])
+def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path, signum: int, code: int,
+                                                                  whole_group: bool) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    generate(3000, inbox, seed=3, corpora=None)
+    process = start(inbox, data)
+    assert process.stderr is not None
+    line = process.stderr.readline()  # the first batch is read: the run is under way
+    assert line.startswith("newsdrop: read batch"), line
+    if whole_group:
+        os.killpg(process.pid, signum)
+    else:
+        process.send_signal(signum)
+    sent = time.monotonic()
+    stdout, stderr = process.communicate(timeout=60)
+    print(f"stopped {time.monotonic() - sent:.1f} s after the signal")
+    assert process.returncode == code, stderr
+    lines = [text for text in stderr.splitlines() if not text.startswith("newsdrop: read batch")]
+    assert len(lines) == 1 and lines[0].startswith("newsdrop: interrupted"), stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert left_behind(process.pid, data) == []
+    (status, error), = query(data, "SELECT status, error FROM runs")
+    assert status == "failed" and ("KeyboardInterrupt" in error or "TerminationSignal" in error), error
+
+    rerun = start(inbox, data)
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert query(data, "SELECT count(*) FROM drops") == [(3000,)]
+
+
+def test_a_finished_run_leaves_no_process_behind(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    generate(50, inbox, seed=4, corpora=None)
+    process = start(inbox, data)
+    _out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    assert left_behind(process.pid, data) == []
