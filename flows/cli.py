@@ -74,6 +74,7 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
 def _fail(error: BaseException, debug: bool) -> None:
     from newsdrop.errors import RunInProgress
 
+    _interrupted(debug)
     if debug:
         raise error
     message = (str(error) or type(error).__name__).splitlines()[0]
@@ -116,6 +117,17 @@ def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
 
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+_received: list[signal.Signals] = []  # the signals that are stopping this command
+
+
+def _interrupted(debug: bool) -> None:
+    """Exit 130/143 with one line, when a signal is what ended the run (whatever error
+    Prefect turned it into on the way out)."""
+    if _received and not debug:
+        signum = _received[0]
+        typer.echo(f"newsdrop: interrupted ({signum.name}); the batches it committed are kept, "
+                   "the next run takes up the rest", err=True)
+        raise typer.Exit(EXIT_SIGNAL[signum])
 
 
 @contextlib.contextmanager
@@ -128,27 +140,24 @@ def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     from newsdrop.flows.server import prefect_api
     from newsdrop.warehouse.layout import DataLayout
 
-    received: list[int] = []
-
     def stop(signum: int, _frame: Any) -> None:
-        received.append(signum)
+        _received.append(signal.Signals(signum))
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {signum: signal.signal(signum, stop) for signum in EXIT_SIGNAL}
     try:
         with prefect_api(DataLayout(settings.data).prefect_home):
             yield
     except NewsdropError as error:  # the local server did not start
         _fail(error, debug)
     except KeyboardInterrupt:
-        if debug:
-            raise
-        signum = received[0] if received else signal.SIGINT
-        typer.echo(f"newsdrop: interrupted ({signal.Signals(signum).name}); the batches it committed are kept, "
-                   "the next run takes up the rest", err=True)
-        raise typer.Exit(EXIT_SIGNAL[signal.Signals(signum)]) from None
+        if not _received:
+            _received.append(signal.SIGINT)
+        _interrupted(debug)
+        raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 TimeoutOption = Annotated[
@@ -258,16 +267,18 @@ def serve(
     every: Annotated[float | None, typer.Option(help="Run every SECONDS.")] = None,
     cron: Annotated[str | None, typer.Option(help='Run on a cron schedule, e.g. "*/5 * * * *" (UTC).')] = None,
     timeout: TimeoutOption = None,
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the Prefect UI of the local server.")] = True,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Run the ingest flow on a schedule until stopped (Ctrl-C or SIGTERM).
+    """Run the ingest flow on a schedule until stopped (Ctrl-C or SIGTERM); one line per run.
 
     Uses the Prefect server at PREFECT_API_URL when it is set. Otherwise it
     starts a local one (127.0.0.1, data under DATA/_state/prefect or
-    PREFECT_HOME) and stops it on exit. Runs never overlap: a run that comes due
-    while one is going is cancelled by the deployment's concurrency limit (1,
-    CANCEL_NEW), and the run lock on DATA stops any other newsdrop process.
+    PREFECT_HOME, its UI at the address printed) and stops it on exit. Runs never
+    overlap: one runs at a time; a second serve on the same deployment is held off by
+    its concurrency limit (1, CANCEL_NEW), and the run lock on DATA stops any other
+    newsdrop process. Runs missed while serve was down collapse into one.
 
     Examples:
 
@@ -293,15 +304,19 @@ def serve(
     if every is not None:
         # The runner looks for due runs every 10 s by default: too slow for a short period.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))
+    local = not os.environ.get("PREFECT_API_URL")
     try:
         from newsdrop.flows.server import prefect_api
         from newsdrop.warehouse.layout import DataLayout
 
-        with prefect_api(DataLayout(settings.data).prefect_home) as api_url:
+        with prefect_api(DataLayout(settings.data).prefect_home, ui=ui) as api_url:
             from newsdrop.flows.schedule import serve_ingest
 
             typer.echo(f"newsdrop: serving {settings.inbox} -> {settings.data} "
-                       f"({f'every {every:g} s' if every else f'cron {cron}'}) on {api_url}")
+                       f"({f'every {every:g} s' if every else f'cron {cron}'}) on {api_url}", nl=True)
+            if ui and local:
+                typer.echo(f"newsdrop: watch the runs at {api_url.removesuffix('/api')}")
+            sys.stdout.flush()
             serve_ingest(settings, every=every, cron=cron)
     except KeyboardInterrupt:
         pass

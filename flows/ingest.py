@@ -8,7 +8,9 @@ newsdrop.pipeline; this module only names the steps for Prefect.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import State, flow, task
@@ -81,15 +83,31 @@ def _unless_busy(run: Any, settings: Settings) -> RunSummary | State[Any]:
         return Cancelled(message=str(busy))
 
 
+def announce_line(text: str) -> None:
+    """One line on stdout for `serve`, whose runner streams each run's output (print would
+    go to Prefect's logger, which log_prints makes of it)."""
+    sys.stdout.write(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}Z {text}\n")
+    sys.stdout.flush()
+
+
 @flow(name="newsdrop-ingest", log_prints=True)
 def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
-           lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None) -> RunSummary | State[Any]:
-    """Take in every new drop of the inbox."""
+           lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None,
+           announce: bool = False) -> RunSummary | State[Any]:
+    """Take in every new drop of the inbox. `announce`: print one line for the run (serve)."""
     settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
                              batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
                              run_timeout_seconds=run_timeout_seconds)
-    return _unless_busy(pipeline.run_ingest, settings)
+    try:
+        outcome = _unless_busy(pipeline.run_ingest, settings)
+    except Exception as error:
+        if announce:
+            announce_line(f"run failed: {(str(error) or type(error).__name__).splitlines()[0]}")
+        raise
+    if announce:
+        announce_line(outcome.one_line() if isinstance(outcome, RunSummary) else f"run skipped: {outcome.message}")
+    return outcome
 
 
 @flow(name="newsdrop-rebuild", log_prints=True)

@@ -45,9 +45,16 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextlib.contextmanager
-def prefect_api(default_home: Path) -> Iterator[str]:
-    """The API URL to use: PREFECT_API_URL when set, else a local server for the duration."""
+def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
+    """The API URL to use: PREFECT_API_URL when set, else a local server for the duration
+    (with its web UI at the URL without /api when `ui`)."""
     existing = os.environ.get("PREFECT_API_URL")
+    if not existing and "prefect" in sys.modules:
+        # Prefect already loaded (a test harness, a notebook): its settings may name a server.
+        # Not imported otherwise: settings read now would miss the URL set below.
+        from prefect.settings import PREFECT_API_URL
+
+        existing = PREFECT_API_URL.value()
     if existing:
         yield existing
         return
@@ -57,7 +64,11 @@ def prefect_api(default_home: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/api"
     log = home / "server.log"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+           "PREFECT_UI_ENABLED": "true" if ui else "false",
+           # The scheduler makes runs ahead every 60 s, at least 3: a short period would
+           # run out of runs between its loops.
+           "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
+           "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "20"}
     with open(log, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],

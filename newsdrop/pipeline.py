@@ -23,7 +23,7 @@ from newsdrop.readers import reader_pool
 from newsdrop.settings import Settings, require_inbox
 from newsdrop.summary import Outcome, RunSummary
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
-from newsdrop.warehouse.commit import commit_batch, transaction, write_batch
+from newsdrop.warehouse.commit import commit_batch, lake_transaction, write_batch
 from newsdrop.warehouse.discover import Plan
 from newsdrop.warehouse.discover import discover as discover_inbox
 from newsdrop.warehouse.faults import checkpoint
@@ -83,7 +83,7 @@ def discover(run: Run, settings: Settings) -> Plan:
 
 
 def commit(run: Run, result: BatchResult) -> list[CheckResult]:
-    return commit_batch(run.con, result, run.run_id)
+    return commit_batch(run.con, run.layout, result, run.run_id)
 
 
 def finish(run: Run, outcome: Outcome, plan: Plan | None) -> int:
@@ -124,7 +124,7 @@ def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_
     require_inbox(settings)  # before the lock and the lake: a wrong path is not a failed run
     with open_run(settings.data, RunKind.INGEST, settings.lock_wait_seconds) as run:
         plan = call.discover(run, settings)
-        batches = [(BatchSpec(run.run_id, run.started_at, part), candidates)
+        batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
                    for part, candidates in enumerate(plan.batches)]
         outcome = Outcome()
         for result in call.read_batches(batches, settings, progress):
@@ -139,18 +139,23 @@ def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_
 
 
 def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
-    """Re-read every kept raw drop with the current rules; replace every table in one snapshot."""
+    """Re-read every kept raw drop with the current rules; replace every table in one snapshot.
+
+    Every batch is read and staged first; then one transaction replaces the tables,
+    so the folders show the old and the new files together only for the moment of
+    the swap, which the expiry right after it ends."""
     with open_run(settings.data, RunKind.REBUILD, settings.lock_wait_seconds) as run:
-        legacy = run.layout.legacy_ledger.exists()
-        batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy))
+        legacy = run.layout.is_legacy()
+        batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy), run.run_id)
+        results = list(call.read_batches(batches, settings, progress))
+        within_timeout(settings, run.started_at)
         outcome = Outcome()
-        with transaction(run.con):
+        with lake_transaction(run.con) as moved:
             clear_for_rebuild(run.con)
             if legacy:
                 import_legacy_history(run.con, run.layout)
-            for result in call.read_batches(batches, settings, progress):
-                outcome.add(result, write_batch(run.con, result, run.run_id))
-                within_timeout(settings, run.started_at)
+            for result in results:
+                outcome.add(result, write_batch(run.con, run.layout, result, run.run_id, moved))
             snapshot = record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.SUCCEEDED,
                                   outcome.counts(None), in_transaction=True)
         expired, deleted = expire_before(run.con, datetime.now(UTC))

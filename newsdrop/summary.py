@@ -83,6 +83,10 @@ class RunSummary:
             checks=outcome.checks, notes=notes or [],
         )
 
+    def one_line(self) -> str:
+        return (f"{self.kind} run {self.run_id}: {self.loaded} loaded, {self.rejected} rejected, "
+                f"{self.unchanged} unchanged, {self.seconds:.1f} s")
+
     def lines(self) -> list[str]:
         source = f" of {self.inbox}" if self.inbox else ""
         out = [

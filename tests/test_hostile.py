@@ -37,7 +37,7 @@ def candidate(folder: Path, name: str) -> Candidate:
 
 
 def batch(inbox: Path, data: Path, names: list[str], max_bytes: int = 1 << 24) -> Any:
-    spec = BatchSpec("run", datetime.now(UTC), 0)
+    spec = BatchSpec("run", datetime.now(UTC), 0, "run")
     return read_batch(spec, [candidate(inbox, name) for name in names], inbox, data, max_bytes)
 
 
@@ -131,7 +131,7 @@ def test_a_symlink_swapped_after_listing_is_still_not_followed(tmp_path: Path) -
     listed = candidate(inbox, "swap.txt")
     (inbox / "swap.txt").unlink()
     (inbox / "swap.txt").symlink_to(outside / "secret.txt")
-    result = read_batch(BatchSpec("run", datetime.now(UTC), 0), [listed], inbox, tmp_path / "data", 1 << 24)
+    result = read_batch(BatchSpec("run", datetime.now(UTC), 0, "run"), [listed], inbox, tmp_path / "data", 1 << 24)
     assert result.skipped == [("swap.txt", "symlink_outside_inbox")]
     assert result.count(FileOutcome.LOADED) == 0
 

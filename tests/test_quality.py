@@ -32,7 +32,7 @@ def read_fixture_batch(data: Path) -> BatchResult:
     """The fixture drops (24 accepted, 2 rejected) read as one batch, as a run would."""
     candidates = [Candidate(Listed(path.name, path.stat().st_size, path.stat().st_mtime_ns))
                   for path in sorted(DROPS.glob("*.txt"))]
-    spec = BatchSpec("20260101T000000Z-abcdef", datetime.now(UTC), 0)
+    spec = BatchSpec("20260101T000000Z-abcdef", datetime.now(UTC), 0, "20260101T000000Z-abcdef")
     return read_batch(spec, candidates, DROPS, data, 10_000_000)
 
 

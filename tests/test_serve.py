@@ -57,9 +57,7 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
         assert match, banner + (serve.stderr.read() if serve.poll() is not None and serve.stderr else "")
         api_url = match.group(1)
 
-        limit = deployment(api_url, "newsdrop-scheduled")
-        assert limit["global_concurrency_limit"]["limit"] == 1
-        assert limit["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+        assert deployment(api_url, "newsdrop-scheduled")["parameters"]["announce"] is True
 
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and drops_named(data, "001_c780d2942f53d682.txt") == 0:
@@ -102,3 +100,51 @@ def test_prefect_yaml_deploys_to_a_process_pool(tmp_path: Path, prefect_env: dic
     assert found["global_concurrency_limit"]["limit"] == 1
     assert found["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
     assert found["parameters"].keys() == {"inbox", "data"}
+
+
+def serve_for(seconds: float, inbox: Path, data: Path, env: dict[str, str]) -> tuple[str, str, list[dict]]:
+    """Run `serve --every 3` for a while; return its output and the deployment's flow runs."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "3"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        assert serve.stdout is not None
+        banner = serve.stdout.readline()
+        match = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner)
+        assert match, banner
+        api_url = match.group(1)
+        watch = serve.stdout.readline()
+        assert f"watch the runs at {api_url.removesuffix('/api')}" in watch
+        with urllib.request.urlopen(api_url.removesuffix("/api"), timeout=10) as page:
+            assert page.status == 200  # the UI is served
+        time.sleep(seconds)
+        request = urllib.request.Request(f"{api_url}/flow_runs/filter", data=b"{}", method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            runs = json.loads(answer.read())
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        stdout, stderr = serve.communicate(timeout=60)
+    return banner + watch + stdout, stderr, runs
+
+
+def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
+    stdout, stderr, runs = serve_for(30, inbox, data, env)
+    finished = [run for run in runs if run["state_type"] == "COMPLETED"]
+    cancelled = [run for run in runs if run["state_type"] == "CANCELLED"]
+    assert cancelled == [], [run["state"]["message"] for run in cancelled]
+    assert len(finished) >= 6, (len(finished), [run["state_type"] for run in runs])  # about one per 3 s
+    lines = [line for line in stdout.splitlines() if "ingest run" in line]
+    assert len(lines) >= len(finished) - 1 and "loaded" in lines[0], stdout  # one line per run
+    assert "Traceback" not in stderr and "RuntimeWarning" not in stderr, stderr
+
+    time.sleep(20)  # serve is down: about 6 runs come due and are missed
+    _stdout, stderr, runs_after = serve_for(10, inbox, data, env)
+    new_runs = [run for run in runs_after if run["id"] not in {old["id"] for old in runs}]
+    assert [run for run in new_runs if run["state_type"] == "CANCELLED"] == []
+    started = sorted(run["start_time"] for run in new_runs if run["start_time"])
+    assert len(started) <= 5, started  # 10 s at a 3 s period, not a burst of the missed ones

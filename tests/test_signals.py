@@ -73,7 +73,7 @@ def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path,
     assert status == "failed" and ("KeyboardInterrupt" in error or "TerminationSignal" in error), error
 
     rerun = start(inbox, data)
-    out, err = rerun.communicate(timeout=300)
+    _out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
     assert query(data, "SELECT count(*) FROM drops") == [(3000,)]
 

@@ -1,7 +1,9 @@
-"""Reading one batch of files into table rows.
+"""Reading one batch of files into staged Parquet files, one per table.
 
-Runs in a reader process: it takes file names and returns the batch's Arrow
-tables and ledger entries; the writer commits them to the lake.
+Runs in a reader process: it takes file names, writes the batch's rows to
+Parquet under DATA/_state/staging (never in a table folder, so nobody reads a
+file half written), and returns their paths and the ledger entries; the writer
+checks the batch and moves the files into the lake at its commit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
@@ -23,6 +26,7 @@ from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+COMPRESSION = "zstd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ class BatchSpec:
     run_id: str
     ingested_at: datetime
     part: int
-
+    staging_run_id: str  # the run doing the work: its staging folder holds the files
 
 @dataclass(frozen=True, slots=True)
 class FileVersion:
@@ -53,10 +57,16 @@ class FileVersion:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    path: str
+    rows: int
+
+
 @dataclass
 class BatchResult:
     spec: BatchSpec
-    tables: dict[str, pa.Table] = field(default_factory=dict)
+    files: dict[str, StagedFile] = field(default_factory=dict)  # table -> its staged Parquet file
     versions: list[FileVersion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
 
@@ -69,7 +79,7 @@ class BatchResult:
 
     @property
     def rows(self) -> dict[str, int]:
-        return {table: data.num_rows for table, data in self.tables.items()}
+        return {table: staged.rows for table, staged in self.files.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,5 +151,16 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
             version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
                                   FileOutcome.LOADED)
         result.versions.append(version)
-    result.tables = rows.to_arrow()
+    result.files = stage(layout, spec, rows.to_arrow())
     return result
+
+
+def stage(layout: DataLayout, spec: BatchSpec, tables: dict[str, pa.Table]) -> dict[str, StagedFile]:
+    folder = layout.staging_for(spec.staging_run_id)
+    staged = {}
+    for table, data in tables.items():
+        path = folder / table / f"{spec.run_id}-{spec.part:05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, path, compression=COMPRESSION)
+        staged[table] = StagedFile(str(path), data.num_rows)
+    return staged

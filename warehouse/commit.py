@@ -1,24 +1,34 @@
 """Committing one batch: its rows, its ledger entries and its checks, as one lake snapshot.
 
-Readers see a batch whole or not at all. A run commits batch by batch, so a
-killed backfill resumes after its last committed batch.
+Readers of the lake see a batch whole or not at all. A run commits batch by
+batch, so a killed backfill resumes after its last committed batch.
+
+The reader process wrote the batch's Parquet files to the staging folder. The
+commit checks them there, renames each whole into its table's partition folder
+and registers it with DuckLake (ducklake_add_data_files), in the transaction:
+a reader of the folders never meets a file half written, and the writer does
+not encode the rows a second time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from newsdrop.errors import QualityCheckFailed
-from newsdrop.warehouse.batch import BatchResult
+from newsdrop.warehouse.batch import BatchResult, StagedFile
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.lake import LAKE
+from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
 from newsdrop.warehouse.quality import CheckResult, failed_errors, run_checks
 from newsdrop.warehouse.schema import PER_RUN_TABLES, QUALITY_CHECKS, FileOutcome, table_from_rows
@@ -36,17 +46,33 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[None]:
-    """The batch's tables as new_<table>, an empty one for a table the batch has no rows for."""
+def registered(con: duckdb.DuckDBPyConnection, files: dict[str, StagedFile]) -> Iterator[None]:
+    """The batch's staged tables as new_<table>, an empty one for a table without rows."""
     names = []
     try:
         for table, schema in PER_RUN_TABLES.items():
-            con.register(f"new_{table}", tables.get(table, schema.empty_table()))
+            staged = files.get(table)
+            con.register(f"new_{table}", pq.read_table(staged.path) if staged else schema.empty_table())
             names.append(f"new_{table}")
         yield
     finally:
         for name in names:
             con.unregister(name)
+
+
+def move_into_lake(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
+                   moved: list[Path]) -> None:
+    """Inside the transaction: each staged file renamed into its partition and registered.
+    `moved` collects the renamed files, for the caller to delete if the commit fails."""
+    spec = result.spec
+    for table, staged in result.files.items():
+        target = layout.partition_folder(table, spec.ingested_at) / \
+            f"{spec.run_id}-{spec.part:05d}-{secrets.token_hex(4)}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged.path, target)
+        moved.append(target)
+        con.execute(f"CALL ducklake_add_data_files('{LAKE}', ?, ?, hive_partitioning => true)",
+                    [table, str(target)])
 
 
 def label_commit(con: duckdb.DuckDBPyConnection, run_id: str, what: str) -> None:
@@ -72,33 +98,47 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
             con.unregister("_rows")
 
 
-def write_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, run_id: str) -> list[CheckResult]:
+def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult, run_id: str,
+                moved: list[Path]) -> list[CheckResult]:
     """Inside the caller's transaction: check the batch, then add its rows, ledger entries and checks
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
-    with registered(con, result.tables):
+    with registered(con, result.files):
         checks = run_checks(con, result.count(FileOutcome.LOADED), result.count(FileOutcome.REJECTED))
-        failed = failed_errors(checks)
-        if failed:
-            names = "; ".join(f"{check.check} ({check.detail})" for check in failed)
-            raise QualityCheckFailed(f"quality check failed in batch {result.spec.part}, which was not committed: "
-                                     f"{names}", checks=checks, part=result.spec.part)
-        for table in PER_RUN_TABLES:
-            if table in result.tables:
-                con.execute(f"INSERT INTO {LAKE}.main.{table} BY NAME SELECT * FROM new_{table}")
+    failed = failed_errors(checks)
+    if failed:
+        names = "; ".join(f"{check.check} ({check.detail})" for check in failed)
+        raise QualityCheckFailed(f"quality check failed in batch {result.spec.part}, which was not committed: "
+                                 f"{names}", checks=checks, part=result.spec.part)
+    move_into_lake(con, layout, result, moved)
     insert(con, FILE_VERSIONS_TABLE, versions_table(result.spec, result.versions))
     insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, result.spec.part, checks, datetime.now(UTC)))
     return checks
 
 
-def commit_batch(con: duckdb.DuckDBPyConnection, result: BatchResult, run_id: str) -> list[CheckResult]:
+@contextmanager
+def lake_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[list[Path]]:
+    """A transaction that also owns the files moved into the lake in it: if it does not
+    commit, they are deleted (a killed process leaves them to the next run's recovery)."""
+    moved: list[Path] = []
+    try:
+        with transaction(con):
+            yield moved
+    except BaseException:
+        for path in moved:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def commit_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
+                 run_id: str) -> list[CheckResult]:
     """One batch as one snapshot. Nothing is committed for a batch with nothing to record."""
     if not result.versions:
         return []
-    os.sync()  # the raw bytes this batch kept are durable before the ledger says so
-    with transaction(con):
-        checks = write_batch(con, result, run_id)
+    os.sync()  # the raw bytes and staged files of this batch are durable before the ledger says so
+    with lake_transaction(con) as moved:
+        checks = write_batch(con, layout, result, run_id, moved)
         label_commit(con, run_id, f"batch {result.spec.part}")
         checkpoint("batch-commit")
     checkpoint("committed")

@@ -44,8 +44,11 @@ def sql_string(value: str) -> str:
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
+    # UTC: the partition keys year/month/day of a timestamp are taken in the session's time
+    # zone, and the folders newsdrop moves files into are named by the UTC day.
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                                  "memory_limit": MEMORY_LIMIT, "threads": 2})
+    con.execute("SET TimeZone = 'UTC'")
     for name in EXTENSIONS:
         con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
     return con

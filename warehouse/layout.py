@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 MAIN_SCHEMA = "main"
@@ -25,6 +26,21 @@ class DataLayout:
     def table_folder(self, table: str, schema: str = MAIN_SCHEMA) -> Path:
         """A table's Parquet dataset (hive partitions), as DuckLake lays it out."""
         return self.lake / schema / table
+
+    def partition_folder(self, table: str, moment: datetime) -> Path:
+        """The partition a batch's rows of a per-run table go to: the UTC day of its ingest
+        time, as DuckLake's year/month/day keys name it."""
+        day = moment.astimezone(UTC)
+        return self.table_folder(table) / f"year={day.year}" / f"month={day.month}" / f"day={day.day}"
+
+    @property
+    def staging(self) -> Path:
+        """Where reader processes write a batch's Parquet files before its commit moves them
+        into the table folders (the same file system, so the move is one rename)."""
+        return self.state / "staging"
+
+    def staging_for(self, run_id: str) -> Path:
+        return self.staging / run_id
 
     @property
     def raw(self) -> Path:

@@ -32,7 +32,7 @@ from newsdrop.warehouse.schema import FILE_VERSIONS, PER_RUN_TABLES, RUNS, FileO
 Batch = tuple[BatchSpec, list[Candidate]]
 
 
-def plan_rebuild(layout: DataLayout, kept: Iterable[KeptVersion]) -> list[Batch]:
+def plan_rebuild(layout: DataLayout, kept: Iterable[KeptVersion], rebuild_run_id: str) -> list[Batch]:
     groups: dict[tuple[str, int], list[Candidate]] = defaultdict(list)
     ingested: dict[tuple[str, int], datetime] = {}
     for version in kept:
@@ -40,7 +40,7 @@ def plan_rebuild(layout: DataLayout, kept: Iterable[KeptVersion]) -> list[Batch]
         ingested[key] = version.ingested_at
         listed = Listed(version.file_name, version.size_bytes, version.mtime_ns)
         groups[key].append(Candidate(listed, source=layout.raw_path(version.sha256)))
-    return [(BatchSpec(run_id, ingested[(run_id, part)], part), candidates)
+    return [(BatchSpec(run_id, ingested[(run_id, part)], part, rebuild_run_id), candidates)
             for (run_id, part), candidates in sorted(groups.items())]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,7 @@ def open_run(data: Path, kind: RunKind, lock_wait_seconds: float) -> Iterator[Ru
                 record_failure(run, error)
             raise
         finally:
+            shutil.rmtree(layout.staging_for(run_id), ignore_errors=True)
             layout.running_marker.unlink(missing_ok=True)
 
 
@@ -79,6 +81,7 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
     # The Parquet files an open transaction wrote before its COMMIT are in no
     # snapshot: delete them (we hold the lock, so no transaction is open now).
     con.execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', cleanup_all => true)")
+    shutil.rmtree(layout.staging, ignore_errors=True)
     recorded = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if run_id and recorded and recorded[0] == 0:
         started_at = datetime.fromisoformat(started) if started else datetime.now(UTC)
