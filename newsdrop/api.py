@@ -76,7 +76,7 @@ def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = 
     if not layout.exists():
         raise NewsdropError(f"no warehouse at {layout.root}")
     with run_lock(layout.lock, settings.lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
-        return vacuum_lake(con, datetime.now(UTC) - timedelta(days=keep_days), merge)
+        return vacuum_lake(con, layout, datetime.now(UTC) - timedelta(days=keep_days), merge)
 
 
 def status(data: PathLike | None = None, inbox: PathLike | None = None) -> dict[str, Any]:

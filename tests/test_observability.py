@@ -45,6 +45,12 @@ def test_every_run_leaves_artifacts_under_stable_keys(tmp_path: Path) -> None:
     assert "024_e3b0c44298fc1c14.txt" in str(rejects[0].data) and "binary" in str(rejects[0].data)
     quality = [a for a in asyncio.run(artifacts_with_key("newsdrop-ingest-quality")) if run_id in a.description]
     assert len(quality) == 1 and "drops.drop_id is unique" in str(quality[0].data)
+    # A rebuild leaves the same artifacts under its own keys (README, "Scheduling").
+    assert newsdrop("rebuild", "--data", str(data)).exit_code == 0
+    rebuilt = [a for a in asyncio.run(artifacts_with_key("newsdrop-rebuild-counts")) if str(data) in a.description]
+    assert len(rebuilt) == 1
+    assert asyncio.run(artifacts_with_key("newsdrop-rebuild-rejects"))
+    assert asyncio.run(artifacts_with_key("newsdrop-rebuild-quality"))
 
 
 def test_a_run_over_its_timeout_fails_and_keeps_its_committed_batches(

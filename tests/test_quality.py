@@ -19,7 +19,7 @@ import newsdrop
 from newsdrop.errors import RunFailed
 from newsdrop.warehouse import quality
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
-from newsdrop.warehouse.commit import registered
+from newsdrop.warehouse.commit import registered, staged_tables
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
@@ -72,7 +72,7 @@ def loaded_and_rejected(batch: BatchResult) -> tuple[int, int]:
 
 def test_every_check_passes_on_a_good_batch(writer: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     assert batch.rows["drops"] == 24 and batch.rows["rejected_drops"] == 2
-    with registered(writer, batch.tables):
+    with registered(writer, staged_tables(batch.files)):
         results = quality.run_checks(writer, *loaded_and_rejected(batch))
     assert [result.check for result in results] == [name for name, _severity, _sql in quality.CHECKS]
     assert all(result.passed and result.detail == "" for result in results)
@@ -128,12 +128,12 @@ def test_each_check_catches_its_corruption(
     writer: duckdb.DuckDBPyConnection, batch: BatchResult, table: str | None,
     corruption: str | Callable[[duckdb.DuckDBPyConnection], None] | None, ledger: tuple[int, int], caught_by: str,
 ) -> None:
-    tables = dict(batch.tables)
+    tables = dict(staged_tables(batch.files))
     loaded, rejected = loaded_and_rejected(batch)
     if isinstance(corruption, str):
         assert table is not None
         tables = rewrite(tables, table, corruption)
-        assert tables[table] != batch.tables[table]
+        assert tables[table] != staged_tables(batch.files)[table]
     elif corruption is not None:
         with registered(writer, tables):
             corruption(writer)

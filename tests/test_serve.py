@@ -42,20 +42,29 @@ def drops_named(data: Path, name: str) -> int:
     return json.loads(report.stdout)[0]["n"] if report.returncode == 0 else 0
 
 
-def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
-    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
-    env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
+def start_serve(inbox: Path, data: Path, env: dict[str, str], every: int) -> tuple[subprocess.Popen[str], str]:
+    """`newsdrop serve` in its own process group, and the API address its first line names."""
     serve = subprocess.Popen(
-        [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "2"],
+        [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", str(every)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
+    assert serve.stdout is not None
+    banner = serve.stdout.readline()
+    match = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner)
+    assert match, banner + (serve.stderr.read() if serve.poll() is not None and serve.stderr else "")
+    return serve, match.group(1)
+
+
+def serve_env(tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
+    return env
+
+
+def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    serve, api_url = start_serve(inbox, data, serve_env(tmp_path), every=2)
     try:
-        assert serve.stdout is not None
-        banner = serve.stdout.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner)
-        assert match, banner + (serve.stderr.read() if serve.poll() is not None and serve.stderr else "")
-        api_url = match.group(1)
 
         assert deployment(api_url, "newsdrop-scheduled")["parameters"]["announce"] is True
 
@@ -104,16 +113,10 @@ def test_prefect_yaml_deploys_to_a_process_pool(tmp_path: Path, prefect_env: dic
 
 def serve_for(seconds: float, inbox: Path, data: Path, env: dict[str, str]) -> tuple[str, str, list[dict]]:
     """Run `serve --every 3` for a while; return its output and the deployment's flow runs."""
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", "3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
+    serve, api_url = start_serve(inbox, data, env, every=3)
+    banner = f"on {api_url}\n"
     try:
         assert serve.stdout is not None
-        banner = serve.stdout.readline()
-        match = re.search(r"on (http://127\.0\.0\.1:\d+/api)", banner)
-        assert match, banner
-        api_url = match.group(1)
         watch = serve.stdout.readline()
         assert f"watch the runs at {api_url.removesuffix('/api')}" in watch
         with urllib.request.urlopen(api_url.removesuffix("/api"), timeout=10) as page:
@@ -131,8 +134,7 @@ def serve_for(seconds: float, inbox: Path, data: Path, env: dict[str, str]) -> t
 
 def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
-    env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_HOME=str(tmp_path / "prefect"))
+    env = serve_env(tmp_path)
     stdout, stderr, runs = serve_for(30, inbox, data, env)
     finished = [run for run in runs if run["state_type"] == "COMPLETED"]
     cancelled = [run for run in runs if run["state_type"] == "CANCELLED"]

@@ -125,3 +125,28 @@ def test_a_file_rejected_as_too_large_is_taken_when_the_limit_is_raised(monkeypa
     raised = api.ingest(inbox, data, settle_seconds=0, workers=1)
     assert raised.loaded == 24
     assert api.query(data, "SELECT count(*) AS n FROM drops")["n"][0] == 24
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_status_says_where_prefect_keeps_the_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import newsdrop as api
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    api.ingest(inbox, data, settle_seconds=0, workers=1)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    assert api.status(data)["prefect"]["home"] == str(DataLayout(data).prefect_home)
+    assert f"Prefect runs: in {DataLayout(data).prefect_home}" in newsdrop("status", "--data", str(data)).output
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example:4200/api")
+    assert api.status(data)["prefect"] == {"api_url": "http://prefect.example:4200/api"}
+
+
+@pytest.mark.usefixtures("prefect_api")
+def test_status_refuses_a_missing_inbox_instead_of_dropping_the_backlog(tmp_path: Path) -> None:
+    import newsdrop as api
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    api.ingest(inbox, data, settle_seconds=0, workers=1)
+    result = newsdrop("status", "--data", str(data), "--inbox", str(tmp_path / "nope"))
+    assert result.exit_code == 1 and result.output.startswith("newsdrop: no inbox folder at")
+    assert api.status(data, inbox)["backlog"] == {"files": 0, "in_inbox": 26}

@@ -46,18 +46,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, files: dict[str, StagedFile]) -> Iterator[None]:
-    """The batch's staged tables as new_<table>, an empty one for a table without rows."""
+def registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[None]:
+    """A batch's tables as new_<table>, an empty one for a table without rows."""
     names = []
     try:
         for table, schema in PER_RUN_TABLES.items():
-            staged = files.get(table)
-            con.register(f"new_{table}", pq.read_table(staged.path) if staged else schema.empty_table())
+            con.register(f"new_{table}", tables.get(table, schema.empty_table()))
             names.append(f"new_{table}")
         yield
     finally:
         for name in names:
             con.unregister(name)
+
+
+def staged_tables(files: dict[str, StagedFile]) -> dict[str, pa.Table]:
+    return {table: pq.read_table(staged.path) for table, staged in files.items()}
 
 
 def move_into_lake(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
@@ -104,7 +107,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
-    with registered(con, result.files):
+    with registered(con, staged_tables(result.files)):
         checks = run_checks(con, result.count(FileOutcome.LOADED), result.count(FileOutcome.REJECTED))
     failed = failed_errors(checks)
     if failed:

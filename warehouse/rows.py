@@ -6,6 +6,8 @@ column, or names one the schema lacks, fails with that column's name.
 
 from __future__ import annotations
 
+import codecs
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,16 @@ from newsdrop.transforms.keys import body_key, drop_id, headline_id
 from newsdrop.transforms.names import parse_drop_name
 from newsdrop.transforms.read import Reading
 from newsdrop.warehouse.schema import PER_RUN_TABLES
+
+
+@functools.cache
+def canonical_encoding(name: str) -> str:
+    """One name per codec in the `encoding` column: Python's (cp1252, not also windows-1252,
+    as the detector and the WHATWG rule would have it in turn)."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +88,7 @@ class BatchRows:
         run_id, ingested_at = self.run_id, self.ingested_at
         self.tables["drops"].append(
             drop_id=the_drop_id, file_name=facts.file_name, sequence=name.sequence, name_id=name.name_id,
-            sha256=facts.sha256, size_bytes=facts.size_bytes, encoding=reading.encoding,
+            sha256=facts.sha256, size_bytes=facts.size_bytes, encoding=canonical_encoding(reading.encoding),
             warnings=list(reading.warnings), received_at=facts.received_at, ingested_at=ingested_at,
             run_id=run_id, headline_count=len(reading.headlines), dropped_line_count=len(reading.dropped_lines),
             raw_path=facts.raw_path,

@@ -7,6 +7,7 @@ snapshot and never blocks the writer.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ def warehouse_status(data: Path, inbox: Path | None) -> dict[str, Any]:
     if inbox is not None and not inbox.is_dir():
         raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
     report: dict[str, Any] = {"data": str(data), "inbox": str(inbox) if inbox else None,
-                              "catalog": str(layout.catalog)}
+                              "catalog": str(layout.catalog), "prefect": prefect_history(layout)}
     with contextlib.closing(connect_read_only(layout)) as con:
         columns = ", ".join(RUN_FIELDS)
         last = con.execute(f"SELECT {columns} FROM runs ORDER BY finished_at DESC, run_id DESC LIMIT 1").fetchone()
@@ -69,6 +70,15 @@ def warehouse_status(data: Path, inbox: Path | None) -> dict[str, Any]:
     return report
 
 
+def prefect_history(layout: DataLayout) -> dict[str, str]:
+    """Where Prefect recorded this folder's runs: the server at PREFECT_API_URL, else the local
+    database that `run`, `rebuild` and `serve` keep under DATA/_state/prefect."""
+    if os.environ.get("PREFECT_API_URL"):
+        return {"api_url": os.environ["PREFECT_API_URL"]}
+    home = os.environ.get("PREFECT_HOME", str(layout.prefect_home))
+    return {"home": home, "browse": f"PREFECT_HOME={home} prefect server start"}
+
+
 def _backlog(inbox: Path | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
     if inbox is None:
         return None
@@ -100,6 +110,11 @@ def status_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"freshness: newest drop {freshness['newest_drop_at']} ({freshness['age_seconds']:.0f} s ago)")
     if report.get("snapshot"):
         lines.append(f"lake snapshot: {report['snapshot']['id']} at {report['snapshot']['committed_at']}")
+    prefect = report.get("prefect") or {}
+    if prefect.get("api_url"):
+        lines.append(f"Prefect runs: on {prefect['api_url']}")
+    elif prefect.get("home"):
+        lines.append(f"Prefect runs: in {prefect['home']} (browse: {prefect['browse']})")
     rejects = report.get("rejects_last_run") or []
     lines.append(f"rejects in the last ingest run: {len(rejects)}")
     lines.extend(f"  {item['file_name']!r}: {item['reason']}" for item in rejects[:20])
