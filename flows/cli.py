@@ -344,7 +344,7 @@ def status(
 
     settings = _settings(False, data=data, inbox=inbox)
     try:
-        report = warehouse_status(settings.data, settings.inbox)
+        report = warehouse_status(settings.data, settings.inbox, settings.max_bytes)
     except Exception as error:
         _fail(error, debug=False)
         return

@@ -76,8 +76,9 @@ def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
             # Its own session: a SIGTERM to serve's process group (systemd, timeout, Ctrl-C)
             # must reach serve first, which stops its runs and only then this server.
             start_new_session=True,
-            preexec_fn=set_parent_death_signal,  # only async-signal-safe work (one prctl)
+            preexec_fn=set_parent_death_signal,  # one prctl (libc is loaded already: no new dlopen)
         )
+    previous_home = os.environ.get("PREFECT_HOME")
     try:
         _wait_until_healthy(url, process, log)
         os.environ["PREFECT_API_URL"] = url
@@ -85,6 +86,10 @@ def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
         yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        if previous_home is None:
+            os.environ.pop("PREFECT_HOME", None)
+        else:
+            os.environ["PREFECT_HOME"] = previous_home
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)

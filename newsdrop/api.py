@@ -10,7 +10,6 @@ Prefect flow (newsdrop.pipeline), called directly.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,16 +65,17 @@ def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = 
     `merge`) merge small files, which expires all earlier history."""
     from datetime import UTC, datetime, timedelta
 
-    from newsdrop.warehouse.lake import open_lake
     from newsdrop.warehouse.layout import DataLayout
-    from newsdrop.warehouse.lock import run_lock
     from newsdrop.warehouse.maintenance import vacuum as vacuum_lake
+    from newsdrop.warehouse.runs import maintenance
 
+    if not 0 <= keep_days <= 36_500:
+        raise NewsdropError(f"keep_days = {keep_days!r} is not allowed: days of history to keep, from 0 to 36500")
     settings = load_settings(data=data)
     layout = DataLayout(settings.data)
     if not layout.exists():
         raise NewsdropError(f"no warehouse at {layout.root}")
-    with run_lock(layout.lock, settings.lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
+    with maintenance(layout, settings.lock_wait_seconds) as con:
         return vacuum_lake(con, layout, datetime.now(UTC) - timedelta(days=keep_days), merge)
 
 
@@ -84,7 +84,8 @@ def status(data: PathLike | None = None, inbox: PathLike | None = None) -> dict[
     from newsdrop.warehouse.status import warehouse_status
 
     settings = load_settings(data=data)
-    report: dict[str, Any] = warehouse_status(settings.data, Path(inbox) if inbox is not None else None)
+    report: dict[str, Any] = warehouse_status(settings.data, Path(inbox) if inbox is not None else None,
+                                              settings.max_bytes)
     return report
 
 

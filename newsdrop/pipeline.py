@@ -141,9 +141,11 @@ def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_
 def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
     """Re-read every kept raw drop with the current rules; replace every table in one snapshot.
 
-    Every batch is read and staged first; then one transaction replaces the tables,
-    so the folders show the old and the new files together only for the moment of
-    the swap, which the expiry right after it ends."""
+    Every batch is read and staged first; then one transaction replaces the tables and
+    the expiry right after it deletes the replaced files. Readers of the lake see the
+    swap at once; readers of the folders see old and new files together from the first
+    rename to the expiry (seconds), or, if the process dies in between, until the next
+    run's recovery finishes the expiry."""
     with open_run(settings.data, RunKind.REBUILD, settings.lock_wait_seconds) as run:
         legacy = run.layout.is_legacy()
         batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy), run.run_id)
@@ -158,6 +160,7 @@ def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no
                 outcome.add(result, write_batch(run.con, run.layout, result, run.run_id, moved))
             snapshot = record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.SUCCEEDED,
                                   outcome.counts(None), in_transaction=True)
+        checkpoint("rebuild-committed")
         expired, deleted = expire_before(run.con, datetime.now(UTC))
         notes = [f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
                  "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone"]

@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 _PR_SET_PDEATHSIG = 1
+# Loaded here, in the parent: a forked child (a server's preexec_fn) then only calls prctl.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 
 
 def set_parent_death_signal() -> None:
     """In a child (a pool initializer or a preexec_fn): SIGKILL me when my parent dies."""
-    if sys.platform != "linux":
+    if _LIBC is None:
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(1)
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     """Batches read in parallel, each in its own process."""
     lock_wait_seconds: Seconds = Field(0.0, ge=0)
     """How long a run waits for another run on the same data folder before giving up."""
-    run_timeout_seconds: Seconds = Field(6 * 3600.0, gt=0)
+    run_timeout_seconds: Seconds = Field(6 * 3600.0, gt=0, le=30 * 86400)
     """A run that takes longer fails; its committed batches are kept."""
 
     @classmethod
@@ -95,7 +95,7 @@ ALLOWED = {
     "batch_size": "a whole number from 1 to 1000000",
     "workers": "a whole number from 1 to 256",
     "lock_wait_seconds": "seconds, 0 or more",
-    "run_timeout_seconds": "seconds, above 0",
+    "run_timeout_seconds": "seconds, above 0 and up to 30 days",
 }
 
 

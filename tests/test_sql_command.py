@@ -45,6 +45,8 @@ def test_long_values_are_not_cut(data: Path) -> None:
     "SELECT * FROM read_csv('/etc/passwd')",
     "ATTACH '{data}/evil.sqlite' AS evil (TYPE sqlite)",
     "SELECT * FROM sqlite_scan('{data}/catalog.sqlite', 'ducklake_snapshot')",
+    "SELECT * FROM sqlite_scan/**/('{data}/catalog.sqlite', 'ducklake_snapshot')",
+    "SELECT * FROM sqlite_scan --\n('{data}/catalog.sqlite', 'ducklake_snapshot')",
     "INSERT INTO drops SELECT * FROM drops",
     "CREATE TABLE mine AS SELECT 1",
     "SET enable_external_access = true",

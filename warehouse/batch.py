@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from newsdrop.errors import RunFailed
 from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
@@ -105,6 +106,10 @@ def fetch(layout: DataLayout, candidate: Candidate, path: Path, max_bytes: int) 
     except FileNotFoundError:
         if candidate.source is None:
             return SkipReason.VANISHED
+        if candidate.source.name != EMPTY_SHA256:
+            # Kept bytes that are gone: a damaged raw store, not a reject to record.
+            raise RunFailed(f"the raw bytes of {listed.name} are missing from {candidate.source}: "
+                                "restore DATA/raw from a backup before rebuilding") from None
         # Rebuild of a version whose bytes were never kept (unreadable when taken in).
         detail = "no bytes were kept: the file was unreadable when it was taken in"
         return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, detail))

@@ -7,11 +7,14 @@ The reader process wrote the batch's Parquet files to the staging folder. The
 commit checks them there, renames each whole into its table's partition folder
 and registers it with DuckLake (ducklake_add_data_files), in the transaction:
 a reader of the folders never meets a file half written, and the writer does
-not encode the rows a second time.
+not encode the rows a second time. A folder reader may see a batch's files from
+their rename to the COMMIT (milliseconds for a batch; after a kill, until the
+next run's recovery deletes them); a reader of the lake never does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -41,7 +44,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.commit()
     except BaseException:
-        con.rollback()
+        # A failed COMMIT may have ended the transaction already: keep its error, not ours.
+        with contextlib.suppress(duckdb.Error):
+            con.rollback()
         raise
 
 

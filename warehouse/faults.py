@@ -20,6 +20,9 @@ POINTS = (
     "committed",  # a batch committed, the ones after it not
     "finished",  # the run's `runs` row committed, its running marker not yet removed
 )
+REBUILD_POINTS = (
+    "rebuild-committed",  # a rebuild's tables replaced, the older snapshots not yet expired
+)
 
 
 def checkpoint(point: str) -> None:

@@ -72,12 +72,15 @@ def attach_sql(layout: DataLayout, read_only: bool, snapshot: int | None = None)
 def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
     """The writer's connection (the caller holds the run lock); creates the lake on first use."""
     layout.ensure()
-    new = not layout.catalog.exists()
     con = _duckdb()
     try:
         con.execute(attach_sql(layout, read_only=False))
         con.execute(f"USE {LAKE}")
-        if new:
+        # By its tables, not by the catalog file: ATTACH creates the file, and a first run
+        # killed before create_lake committed leaves one without tables.
+        found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'",
+                            [LAKE]).fetchone()
+        if not found or not found[0]:
             create_lake(con)
     except BaseException:
         con.close()

@@ -13,6 +13,11 @@ MAIN_SCHEMA = "main"
 class DataLayout:
     root: Path
 
+    def __post_init__(self) -> None:
+        # Absolute, always: the catalog records the paths of the files newsdrop adds, and a
+        # relative one would name another file from another working directory.
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
     @property
     def catalog(self) -> Path:
         """The DuckLake catalog: a SQLite file, so readers run beside the writer."""
@@ -80,7 +85,7 @@ class DataLayout:
         state = self.state
         return (self.root / "news.duckdb", self.root / "parquet", state / "ledger.sqlite3",
                 state / "ledger.sqlite3-wal", state / "ledger.sqlite3-shm", state / "warehouse.duckdb",
-                state / "warehouse.duckdb.wal", state / "staging")
+                state / "warehouse.duckdb.wal")
 
     def is_legacy(self) -> bool:
         """Written by newsdrop 0.1 and not yet converted (a conversion removes the old ledger last)."""

@@ -73,9 +73,15 @@ class Ledger:
 
     def kept_versions(self) -> Iterator[KeptVersion]:
         """Every version whose bytes were read, by run and batch: what rebuild re-reads."""
+        # A version rejected as too large and taken again once the limit was raised is one
+        # drop: the later, loaded entry stands for it.
         cursor = self.con.execute(
-            f"SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_at FROM {FILE_VERSIONS_TABLE}"
-            " WHERE outcome <> ? ORDER BY run_id, part, file_name", [str(FileOutcome.UNCHANGED)])
+            f"SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_at FROM {FILE_VERSIONS_TABLE} v"
+            " WHERE outcome <> ? AND NOT (coalesce(reason, '') = ? AND EXISTS ("
+            f"  SELECT 1 FROM {FILE_VERSIONS_TABLE} w WHERE w.file_name = v.file_name AND w.sha256 = v.sha256"
+            "   AND w.outcome = ?))"
+            " ORDER BY run_id, part, file_name",
+            [str(FileOutcome.UNCHANGED), str(RejectReason.TOO_LARGE), str(FileOutcome.LOADED)])
         while rows := cursor.fetchmany(10_000):
             for row in rows:
                 yield KeptVersion(*row)

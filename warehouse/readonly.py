@@ -29,9 +29,11 @@ def query_statements(sql: str) -> list[str]:
             kind = statement.type.name.replace("_", " ")
             raise NewsdropError(f"refused: {kind} statements are not allowed; newsdrop sql only reads the "
                                 "warehouse (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)")
-    for start, token in duckdb.tokenize(sql):
-        if token == duckdb.token_type.identifier:
-            word = sql[start:].split("(", 1)[0].strip().strip('"').lower()
-            if word in REFUSED_FUNCTIONS:
-                raise NewsdropError(f"refused: {word} reads files outside the warehouse")
+    tokens = duckdb.tokenize(sql)
+    ends = [start for start, _token in tokens[1:]] + [len(sql)]
+    for (start, token), end in zip(tokens, ends, strict=True):
+        # The token's own text, whatever follows it (a comment, a line break, then "(").
+        word = sql[start:end].split("--", 1)[0].split("/*", 1)[0].strip().strip('"').lower()
+        if token == duckdb.token_type.identifier and word in REFUSED_FUNCTIONS:
+            raise NewsdropError(f"refused: {word} reads files outside the warehouse")
     return [statement.query.strip() for statement in statements]

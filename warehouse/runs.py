@@ -25,8 +25,12 @@ from newsdrop.warehouse.lake import LAKE, current_snapshot, open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.quality import CheckResult
+from newsdrop.warehouse.rebuild import remove_legacy_files
 from newsdrop.warehouse.schema import RUN_COUNTERS, RUNS, FileOutcome, RunKind, RunStatus, table_from_rows
+
+VACUUM = "vacuum"  # the running marker's kind while `newsdrop vacuum` works
 
 
 def new_run_id(now: datetime) -> str:
@@ -82,8 +86,14 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
     # snapshot: delete them (we hold the lock, so no transaction is open now).
     con.execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', cleanup_all => true)")
     shutil.rmtree(layout.staging, ignore_errors=True)
-    recorded = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()
-    if run_id and recorded and recorded[0] == 0:
+    recorded = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if kind in (RunKind.REBUILD, VACUUM) and (kind == VACUUM or recorded is not None):
+        # Died after its commit, before expiring the snapshots that still reference the
+        # files it replaced: those files still sit in the table folders. Finish the job.
+        expire_before(con, datetime.now(UTC))
+        if kind == RunKind.REBUILD and layout.is_legacy():
+            remove_legacy_files(layout)
+    if run_id and kind != VACUUM and recorded is None:
         started_at = datetime.fromisoformat(started) if started else datetime.now(UTC)
         record_run(con, run_id, RunKind(kind or RunKind.INGEST), started_at, RunStatus.INTERRUPTED,
                    committed_counts(con, run_id),
@@ -91,10 +101,25 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
     marker.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def maintenance(layout: DataLayout, lock_wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake for upkeep (vacuum): the run lock, recovery first, and a marker, so that a
+    vacuum killed half way is finished by the next run."""
+    with run_lock(layout.lock, lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
+        recover(layout, con)
+        layout.running_marker.write_text(f"vacuum-{datetime.now(UTC):%Y%m%dT%H%M%S} {VACUUM}\n")
+        try:
+            yield con
+        finally:
+            shutil.rmtree(layout.staging, ignore_errors=True)
+            layout.running_marker.unlink(missing_ok=True)
+
+
 def committed_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
     """The counters of a run that did not finish, from what its batches committed."""
     committed = Ledger(con).counts_of_run(run_id)
-    return {"files_new": sum(committed.values()), "drops_loaded": committed.get(FileOutcome.LOADED, 0),
+    new = committed.get(FileOutcome.LOADED, 0) + committed.get(FileOutcome.REJECTED, 0)
+    return {"files_new": new, "drops_loaded": committed.get(FileOutcome.LOADED, 0),
             "files_rejected": committed.get(FileOutcome.REJECTED, 0),
             "files_unchanged": committed.get(FileOutcome.UNCHANGED, 0)}
 

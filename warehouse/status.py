@@ -29,7 +29,8 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def warehouse_status(data: Path, inbox: Path | None) -> dict[str, Any]:
+def warehouse_status(data: Path, inbox: Path | None, max_bytes: int | None = None) -> dict[str, Any]:
+    """max_bytes: the limit runs use, so that files waiting for a raised limit count in the backlog."""
     layout = DataLayout(data)
     if inbox is not None and not inbox.is_dir():
         raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
@@ -48,7 +49,7 @@ def warehouse_status(data: Path, inbox: Path | None) -> dict[str, Any]:
         newest = con.execute("SELECT max(received_at) FROM drops").fetchone()
         snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
                                "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
-        known = Ledger(con).known_listing() if inbox else set()
+        known = Ledger(con).known_listing(max_bytes) if inbox else set()
     newest_drop = newest[0] if newest and isinstance(newest[0], datetime) else None
     running = None
     if layout.running_marker.exists() and lock_is_held(layout.lock):
