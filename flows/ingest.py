@@ -8,7 +8,10 @@ newsdrop.pipeline; this module only names the steps for Prefect.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +93,22 @@ def announce_line(text: str) -> None:
     sys.stdout.flush()
 
 
+@contextlib.contextmanager
+def finishing_on_sigterm(scheduled: bool) -> Iterator[None]:
+    """A scheduled run finishes what it is doing when `serve` is stopped: SIGTERM (sent to
+    serve's whole process group) is held until the run ends, and serve waits for it. A run
+    of `newsdrop run` keeps stopping at once (the CLI handles the signal)."""
+    if not scheduled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @flow(name="newsdrop-ingest", log_prints=True)
 def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
@@ -100,7 +119,8 @@ def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: fl
                              batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
                              run_timeout_seconds=run_timeout_seconds)
     try:
-        outcome = _unless_busy(pipeline.run_ingest, settings)
+        with finishing_on_sigterm(announce):
+            outcome = _unless_busy(pipeline.run_ingest, settings)
     except Exception as error:
         if announce:
             announce_line(f"run failed: {(str(error) or type(error).__name__).splitlines()[0]}")

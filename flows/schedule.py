@@ -16,8 +16,10 @@ that run takes in everything new anyway.
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -38,6 +40,7 @@ from newsdrop.settings import Settings
 
 DEPLOYMENT = "newsdrop-scheduled"
 PREFETCH_SECONDS = 1
+FINISH_SECONDS = 60  # how long a stopping serve waits for the run in flight
 
 
 async def drop_missed_runs(deployment_id: UUID) -> int:
@@ -55,8 +58,27 @@ async def drop_missed_runs(deployment_id: UUID) -> int:
     return len(missed)
 
 
+class FinishingRunner(Runner):
+    """A runner that, on SIGTERM, takes no new run and lets the run in flight finish (up to
+    FINISH_SECONDS) before it stops. Prefect's own cancels it, which leaves a crashed run and
+    an un-awaited coroutine warning at exit."""
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        if not self.started or self.stopping or self._loop is None:
+            sys.exit(0)
+        self.stopping = True
+        self._scheduled_run_poller.stopping = True
+        self.execute_in_background(self._stop_when_idle)
+
+    async def _stop_when_idle(self) -> None:
+        deadline = time.monotonic() + FINISH_SECONDS
+        while self._process_manager.flow_run_count() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        await self.astop()
+
+
 def serve_ingest(settings: Settings, every: float | None, cron: str | None) -> None:
-    runner = Runner(name=DEPLOYMENT, pause_on_shutdown=False, limit=None, prefetch_seconds=PREFETCH_SECONDS)
+    runner = FinishingRunner(name=DEPLOYMENT, pause_on_shutdown=False, limit=None, prefetch_seconds=PREFETCH_SECONDS)
     deployment_id = runner.add_flow(
         ingest,
         name=DEPLOYMENT,

@@ -150,3 +150,33 @@ def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tm
     assert [run for run in new_runs if run["state_type"] == "CANCELLED"] == []
     started = sorted(run["start_time"] for run in new_runs if run["start_time"])
     assert len(started) <= 5, started  # 10 s at a 3 s period, not a burst of the missed ones
+
+
+def test_stopping_serve_lets_the_run_in_flight_finish(tmp_path: Path) -> None:
+    """SIGTERM to serve's process group (as systemd stops it) in the middle of a run: the run
+    finishes and is recorded, Prefect has no crashed run, and nothing warns."""
+    import sqlite3
+
+    from benchmarks.generate import generate
+    from newsdrop.warehouse.layout import DataLayout
+
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    generate(800, inbox, seed=5, corpora=None)
+    env = serve_env(tmp_path)
+    serve, _api_url = start_serve(inbox, data, env, every=60)
+    marker = DataLayout(data).running_marker
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), "the first run never started"
+    os.killpg(serve.pid, signal.SIGTERM)
+    stdout, stderr = serve.communicate(timeout=120)
+    assert serve.returncode == 0, stderr
+    assert "ingest run" in stdout and "800 loaded" in stdout, stdout
+    assert "RuntimeWarning" not in stderr and "Traceback" not in stderr, stderr
+    from helpers import query
+
+    assert query(data, "SELECT status, drops_loaded FROM runs") == [("succeeded", 800)]
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+        states = [state for (state,) in db.execute("SELECT state_type FROM flow_run WHERE state_type IS NOT NULL")]
+    assert "CRASHED" not in states and "COMPLETED" in states, states
