@@ -36,7 +36,8 @@ from newsdrop.warehouse.rebuild import (
     plan_rebuild,
     remove_legacy_files,
 )
-from newsdrop.warehouse.runs import Run, open_run, record_run
+from newsdrop.warehouse.run_rows import record_run
+from newsdrop.warehouse.runs import Run, open_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
 
 Batch = tuple[BatchSpec, list[Candidate]]
