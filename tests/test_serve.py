@@ -135,11 +135,11 @@ def serve_for(seconds: float, inbox: Path, data: Path, env: dict[str, str]) -> t
 def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     env = serve_env(tmp_path)
-    stdout, stderr, runs = serve_for(30, inbox, data, env)
+    stdout, stderr, runs = serve_for(40, inbox, data, env)
     finished = [run for run in runs if run["state_type"] == "COMPLETED"]
     cancelled = [run for run in runs if run["state_type"] == "CANCELLED"]
     assert cancelled == [], [run["state"]["message"] for run in cancelled]
-    assert len(finished) >= 6, (len(finished), [run["state_type"] for run in runs])  # about one per 3 s
+    assert len(finished) >= 8, (len(finished), [run["state_type"] for run in runs])  # about one per 3 s
     lines = [line for line in stdout.splitlines() if "ingest run" in line]
     assert len(lines) >= len(finished) - 1 and "loaded" in lines[0], stdout  # one line per run
     assert "Traceback" not in stderr and "RuntimeWarning" not in stderr, stderr
