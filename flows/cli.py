@@ -101,14 +101,13 @@ def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
     from newsdrop.settings import require_inbox
     from newsdrop.warehouse.layout import DataLayout
     from newsdrop.warehouse.lock import lock_is_held
+    from newsdrop.warehouse.runs import refuse_legacy
 
     layout = DataLayout(settings.data)
     try:
         if inbox_needed:
             require_inbox(settings)
-            if layout.is_legacy():
-                raise NewsdropError(f"{layout.root} holds a warehouse of an older newsdrop: run `newsdrop rebuild "
-                                    f"--data {layout.root}` once to move it onto DuckLake (no inbox needed)")
+            refuse_legacy(layout)
         if settings.lock_wait_seconds == 0 and lock_is_held(layout.lock):
             raise RunInProgress("another newsdrop run is in progress on this data folder; "
                                 "try again later, or pass --wait SECONDS")

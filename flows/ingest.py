@@ -26,7 +26,6 @@ from newsdrop.errors import RunInProgress
 from newsdrop.flows.artifacts import publish_artifacts
 from newsdrop.flows.progress import read_progress
 from newsdrop.pipeline import Batch, Progress, Steps
-from newsdrop.readers import reader_pool
 from newsdrop.settings import Settings, load_settings
 from newsdrop.summary import RunSummary
 from newsdrop.warehouse.batch import BatchResult
@@ -58,14 +57,8 @@ report_task = task(name="report", cache_policy=NO_CACHE)(publish_artifacts)
 def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
     """One read-batch task per batch, each handing its batch to a reader process; results
     as they finish, so the commits keep pace with the readers."""
-    files = sum(len(candidates) for _spec, candidates in batches)
-    with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
-        futures = [read_batch_task.submit(spec, candidates, settings, pool) for spec, candidates in batches]
-        sizes = {future: len(candidates) for future, (_spec, candidates) in zip(futures, batches, strict=True)}
-        for future in as_completed(futures):
-            result = future.result()  # a failed batch fails the run now, not after the others
-            advance(sizes.pop(future))
-            yield result
+    return pipeline.in_completion_order(batches, settings, progress, read_batch_task.submit,
+                                        as_completed)  # type: ignore[arg-type]  # Prefect's futures are Pending
 
 
 AS_TASKS = Steps(

@@ -12,11 +12,11 @@ directly (newsdrop.ingest, newsdrop.rebuild) or as a Prefect task
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from newsdrop.errors import RunFailed
 from newsdrop.readers import reader_pool
@@ -55,27 +55,58 @@ def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Setti
                    pool: Executor | None) -> BatchResult:
     """Read one batch, in a reader process when there is a pool."""
     arguments = (spec, candidates, settings.inbox, settings.data, settings.max_bytes)
-    result = read_batch(*arguments) if pool is None else pool.submit(read_batch, *arguments).result()
-    checkpoint("batch-read")
-    return result
+    return read_batch(*arguments) if pool is None else pool.submit(read_batch, *arguments).result()
+
+
+class Pending(Protocol):
+    """A batch being read: a concurrent future, a Prefect future, or a read not started yet."""
+
+    def result(self) -> BatchResult: ...
+
+
+Submit = Callable[[BatchSpec, list[Candidate], Settings, Executor | None], Pending]
+
+
+def in_completion_order(batches: list[Batch], settings: Settings, progress: Progress, submit: Submit,
+                        completed: Callable[[list[Pending]], Iterable[Pending]]) -> Iterator[BatchResult]:
+    """Every batch's result as soon as it is read, as many at once as there are workers; a
+    failed batch fails the run at once, not after the others. How a batch is submitted, and
+    how the finished ones are awaited, is the caller's (plain, or Prefect tasks)."""
+    files = sum(len(candidates) for _spec, candidates in batches)
+    with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
+        sizes = {submit(spec, candidates, settings, pool): len(candidates) for spec, candidates in batches}
+        for pending in completed(list(sizes)):
+            result = pending.result()
+            checkpoint("batch-read")
+            advance(sizes.pop(pending))
+            yield result
+
+
+@dataclass(frozen=True, eq=False)  # by identity: the futures are dict keys
+class Deferred:
+    """A batch read in this process when its result is asked for, so that without a pool
+    the batches are read and committed one after another."""
+
+    arguments: tuple[BatchSpec, list[Candidate], Settings]
+
+    def result(self) -> BatchResult:
+        return read_one_batch(*self.arguments, None)
+
+
+def submit_plainly(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
+                   pool: Executor | None) -> Pending:
+    if pool is None:
+        return Deferred((spec, candidates, settings))
+    return pool.submit(read_batch, spec, candidates, settings.inbox, settings.data, settings.max_bytes)
 
 
 def read_batches(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
-    """Every batch's result as soon as it is read, as many at once as there are workers."""
-    files = sum(len(candidates) for _spec, candidates in batches)
-    with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
-        if pool is None:
-            for spec, candidates in batches:
-                yield read_one_batch(spec, candidates, settings, None)
-                advance(len(candidates))
-            return
-        futures = {pool.submit(read_batch, spec, candidates, settings.inbox, settings.data, settings.max_bytes):
-                   len(candidates) for spec, candidates in batches}
-        for future in as_completed(futures):
-            result = future.result()  # a failed batch fails the run at once
-            checkpoint("batch-read")
-            advance(futures.pop(future))
-            yield result
+    def completed(pending: list[Pending]) -> Iterable[Pending]:
+        if pending and isinstance(pending[0], Deferred):
+            return pending  # in order, each read when asked
+        return as_completed(pending)  # type: ignore[arg-type]
+
+    return in_completion_order(batches, settings, progress, submit_plainly, completed)
 
 
 def discover(run: Run, settings: Settings) -> Plan:

@@ -42,13 +42,19 @@ class Run:
         return Ledger(self.con)
 
 
+def refuse_legacy(layout: DataLayout) -> None:
+    """An ingest into a folder of the layout before DuckLake would start an empty lake beside it."""
+    if layout.is_legacy():
+        raise NewsdropError(f"{layout.root} holds a warehouse of an older newsdrop: run `newsdrop rebuild --data "
+                            f"{layout.root}` once to move it onto DuckLake (no inbox needed)")
+
+
 @contextlib.contextmanager
 def open_run(data: Path, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
     """Hold the data folder's run lock and open the lake; a run that raises is recorded as failed."""
     layout = DataLayout(data)
-    if kind is RunKind.INGEST and layout.is_legacy():
-        raise NewsdropError(f"{data} holds a warehouse of an older newsdrop: run `newsdrop rebuild --data {data}` "
-                            "once to move it onto DuckLake (no inbox needed)")
+    if kind is RunKind.INGEST:
+        refuse_legacy(layout)
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)
