@@ -62,6 +62,8 @@ DebugOption = Annotated[bool, typer.Option("--debug", help="Show the full traceb
 def _quiet_prefect(verbose: bool, debug: bool) -> None:
     """Defaults for Prefect, set before it is imported; the user's own settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The client's telemetry (and its first-run notice on a terminal) honours only this.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or debug else "CRITICAL")
     if not (verbose or debug):

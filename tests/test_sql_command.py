@@ -61,10 +61,16 @@ def test_anything_but_reading_the_warehouse_is_refused_in_one_line(data: Path, s
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
 
 
-def test_empty_sql_says_what_to_do(data: Path) -> None:
-    code, output = sql(data, "  ")
+@pytest.mark.parametrize("nothing", ["  ", " ; ", " -- only a comment", "/* c */"])
+def test_empty_sql_says_what_to_do(data: Path, nothing: str) -> None:
+    code, output = sql(data, nothing)
     assert code == 1
-    assert output.startswith("newsdrop: no SQL given")
+    assert output.startswith("newsdrop: no SQL given") and "Traceback" not in output
+
+
+def test_install_is_refused_by_its_name(data: Path) -> None:
+    code, output = sql(data, "INSTALL httpfs")
+    assert code == 1 and "INSTALL or LOAD statements are not allowed" in output
 
 
 def test_each_statement_prints_its_result(data: Path) -> None:

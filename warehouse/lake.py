@@ -146,8 +146,8 @@ def run_snapshot(layout: DataLayout, run_id: str) -> int:
     try:
         row = con.execute("SELECT snapshot_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
-            raise NewsdropError(f"no run {run_id!r} in {layout.root}: `newsdrop sql \"SELECT run_id, finished_at "
-                                "FROM runs\"` lists the runs")
+            raise NewsdropError(f"no run {run_id!r} in {layout.root}: `newsdrop sql --data {layout.root} "
+                                "\"SELECT run_id, finished_at FROM runs\"` lists the runs")
         kept = con.execute(f"SELECT count(*) FROM {LAKE}.snapshots() WHERE snapshot_id = ?", [row[0]]).fetchone()
         if not kept or not kept[0]:
             raise NewsdropError(f"the lake no longer keeps the snapshot of run {run_id} (expired by vacuum or rebuild)")

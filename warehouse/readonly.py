@@ -18,15 +18,17 @@ REFUSED_FUNCTIONS = {"sqlite_scan", "sqlite_query", "sqlite_attach"}
 
 def query_statements(sql: str) -> list[str]:
     """The statements of `sql`, each a query; raises NewsdropError naming what is refused."""
-    if not sql.strip():
-        raise NewsdropError('no SQL given: newsdrop sql "SELECT count(*) FROM drops"')
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
         raise NewsdropError(str(error).splitlines()[0]) from None
+    if not statements:  # empty, blank, only ";" or only comments
+        raise NewsdropError('no SQL given: newsdrop sql "SELECT count(*) FROM drops"')
     for statement in statements:
         if statement.type not in ALLOWED:
-            kind = statement.type.name.replace("_", " ")
+            # DuckDB files INSTALL under LOAD.
+            kind = "INSTALL or LOAD" if statement.type == duckdb.StatementType.LOAD else statement.type.name
+            kind = kind.replace("_", " ")
             raise NewsdropError(f"refused: {kind} statements are not allowed; newsdrop sql only reads the "
                                 "warehouse (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)")
     tokens = duckdb.tokenize(sql)
