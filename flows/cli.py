@@ -117,18 +117,16 @@ def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
         _fail(error, debug)
 
 
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
-_received: list[signal.Signals] = []  # the signals that are stopping this command
-
-
 def _interrupted(debug: bool) -> None:
     """Exit 130/143 with one line, when a signal is what ended the run (whatever error
     Prefect turned it into on the way out)."""
-    if _received and not debug:
-        signum = _received[0]
+    from newsdrop.flows.signals import EXIT_CODE, received
+
+    if received and not debug:
+        signum = received[0]
         typer.echo(f"newsdrop: interrupted ({signum.name}); the batches it committed are kept, "
                    "the next run takes up the rest", err=True)
-        raise typer.Exit(EXIT_SIGNAL[signum])
+        raise typer.Exit(EXIT_CODE[signum])
 
 
 @contextlib.contextmanager
@@ -139,26 +137,19 @@ def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     before the command returns. Ctrl-C or SIGTERM stops the run in one line."""
     from newsdrop.errors import NewsdropError
     from newsdrop.flows.server import prefect_api
+    from newsdrop.flows.signals import received, stopping_on_signals
     from newsdrop.warehouse.layout import DataLayout
 
-    def stop(signum: int, _frame: Any) -> None:
-        _received.append(signal.Signals(signum))
-        raise KeyboardInterrupt
-
-    previous = {signum: signal.signal(signum, stop) for signum in EXIT_SIGNAL}
     try:
-        with prefect_api(DataLayout(settings.data).prefect_home):
+        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home):
             yield
     except NewsdropError as error:  # the local server did not start
         _fail(error, debug)
     except KeyboardInterrupt:
-        if not _received:
-            _received.append(signal.SIGINT)
+        if not received:
+            received.append(signal.SIGINT)
         _interrupted(debug)
         raise
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 TimeoutOption = Annotated[

@@ -25,6 +25,7 @@ from newsdrop import pipeline
 from newsdrop.errors import RunInProgress
 from newsdrop.flows.artifacts import publish_artifacts
 from newsdrop.flows.progress import read_progress
+from newsdrop.flows.signals import recording_sigterm_in_flow
 from newsdrop.pipeline import Batch, Progress, Steps
 from newsdrop.settings import Settings, load_settings
 from newsdrop.summary import RunSummary
@@ -90,9 +91,10 @@ def announce_line(text: str) -> None:
 def finishing_on_sigterm(scheduled: bool) -> Iterator[None]:
     """A scheduled run finishes what it is doing when `serve` is stopped: SIGTERM (sent to
     serve's whole process group) is held until the run ends, and serve waits for it. A run
-    of `newsdrop run` keeps stopping at once (the CLI handles the signal)."""
+    of `newsdrop run` keeps stopping at once, the signal recorded first (flows.signals)."""
     if not scheduled or threading.current_thread() is not threading.main_thread():
-        yield
+        with recording_sigterm_in_flow():
+            yield
         return
     held: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda signum, _frame: held.append(signum))
@@ -129,5 +131,6 @@ def rebuild(data: str | None = None, workers: int | None = None, lock_wait_secon
     """Re-read every kept raw drop with the current rules and rebuild every table."""
     settings = load_settings(data=data, workers=workers, lock_wait_seconds=lock_wait_seconds,
                              run_timeout_seconds=run_timeout_seconds)
-    return _unless_busy(pipeline.run_rebuild, settings)
+    with recording_sigterm_in_flow():
+        return _unless_busy(pipeline.run_rebuild, settings)
 
