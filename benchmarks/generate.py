@@ -24,7 +24,8 @@ _SYNTHETIC_WORDS = (
     "council government minister market prices rose fell report said company shares bank rail strike "
     "storm weather police court judge school hospital water energy football match club season players "
     "film music award festival museum city village harbour ferry election vote party leader plan budget "
-    "year week month today yesterday officials residents workers union talks deal growth sales profits"
+    "year week month today yesterday officials residents workers union talks deal growth sales profits "
+    "café £4m €2bn naïve “quoted” it’s — résumé"  # the non-ASCII text real news has
 ).split()
 
 
@@ -42,7 +43,7 @@ def load_corpus(corpora: Path | None) -> tuple[list[list[str]], list[str]]:
             paragraphs = [line for line in lines[1:] if line]
             if paragraphs:
                 articles.append(paragraphs)
-        headlines = []
+        headlines: list[str] = []
         for path in sorted((corpora / "headlines").glob("*.txt")):
             headlines.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
         return articles, headlines
@@ -81,15 +82,20 @@ def make_drop(rng: random.Random, articles: list[list[str]], headlines: list[str
     return text, "utf-8", "\n"
 
 
+def drop_bytes(index: int, seed: int, articles: list[list[str]], headlines: list[str]) -> bytes:
+    """The bytes of drop number `index`: the same for the same seed, every time."""
+    rng = random.Random(f"{seed}-{index}")
+    text, encoding, newline = make_drop(rng, articles, headlines)
+    return text.replace("\n", newline).encode(encoding, errors="replace")
+
+
 def generate(count: int, out: Path, seed: int = 1, corpora: Path | None = DEFAULT_CORPORA, start: int = 0) -> int:
     """Write drops start..start+count-1 into out; returns the bytes written."""
     articles, headlines = load_corpus(corpora)
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     for index in range(start, start + count):
-        rng = random.Random(f"{seed}-{index}")
-        text, encoding, newline = make_drop(rng, articles, headlines)
-        raw = text.replace("\n", newline).encode(encoding, errors="replace")
+        raw = drop_bytes(index, seed, articles, headlines)
         name = f"{index:07d}_{hashlib.sha256(raw).hexdigest()[:16]}.txt"
         path = out / name
         path.write_bytes(raw)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from newsdrop.transforms import Rejected, decode, read_drop
 from newsdrop.transforms.lines import clean_lines
-from newsdrop.transforms.sections import Line, lay_out
+from newsdrop.transforms.sections import lay_out
 
 WORDS = st.sampled_from(["Storm", "warning", "it", "rose.", "U.S.", "4", "hours", "ago", "“quoted”", "1", "x" * 260,
                          "中文。", "\u200b", "\u00a0", "\t", "Café", "...", "end."])
@@ -23,13 +23,18 @@ def drop_texts(draw: st.DrawFn) -> str:
 
 @given(st.lists(st.one_of(LINE, st.just("")), max_size=40))
 def test_every_non_blank_line_ends_up_in_exactly_one_place(texts: list[str]) -> None:
-    lines = [Line(no, text) for no, text in enumerate(clean_lines("\n".join(texts)), start=1)]
+    lines = clean_lines("\n".join(texts))
     sections = lay_out(lines)
-    placed = [line.no for line in sections.paragraphs] + [line.no for line in sections.headlines]
-    placed += [dropped.line_no for dropped in sections.dropped]
+    placed = [*sections.paragraphs, *sections.headlines, *(dropped.text for dropped in sections.dropped)]
     if sections.title is not None:
-        placed.append(sections.title.no)
-    assert sorted(placed) == [line.no for line in lines if line.text]
+        placed.append(sections.title)
+    assert sorted(placed) == sorted(line for line in lines if line)
+    assert all(lines[dropped.line_no - 1] == dropped.text for dropped in sections.dropped)
+    # In order: the title, the paragraphs, then the headline section (its headlines and dropped lines).
+    in_line_order = [line for line in lines if line]
+    article = [sections.title] if sections.title is not None else []
+    article += sections.paragraphs
+    assert in_line_order[: len(article)] == article
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])

@@ -4,18 +4,17 @@ import pytest
 
 from newsdrop.transforms.sections import (
     DroppedLineReason,
-    Line,
     ends_sentence,
     is_headline_like,
     lay_out,
     longest_gap,
+    non_blank_span,
     split_blocks,
-    trim_blank_ends,
 )
 
 
-def lines_of(*texts: str) -> list[Line]:
-    return [Line(no, text) for no, text in enumerate(texts, start=1)]
+def lines_of(*texts: str) -> list[str]:
+    return list(texts)
 
 
 @pytest.mark.parametrize(
@@ -53,65 +52,68 @@ def test_is_headline_like(text: str, expected: bool) -> None:
 
 
 def test_trim_and_gap() -> None:
-    lines = trim_blank_ends(lines_of("", "a", "", "", "b", "", "c", "", ""))
-    assert [line.text for line in lines] == ["a", "", "", "b", "", "c"]
-    assert longest_gap(lines) == 2
+    lines = lines_of("", "a", "", "", "b", "", "c", "", "")
+    span = non_blank_span(lines)
+    assert [lines[index] for index in span] == ["a", "", "", "b", "", "c"]
+    assert longest_gap(lines, span) == 2
+    assert not non_blank_span(lines_of("", ""))
 
 
 def test_blocks_split_only_at_runs_of_at_least_g() -> None:
     lines = lines_of("a", "", "b", "", "", "c")
-    assert [[line.text for line in block] for block in split_blocks(lines, 2)] == [["a", "", "b"], ["c"]]
-    assert [[line.text for line in block] for block in split_blocks(lines, 1)] == [["a"], ["b"], ["c"]]
-    assert len(split_blocks(lines_of("a", "b"), 0)) == 1
+    span = non_blank_span(lines)
+    assert [[lines[index] for index in block] for block in split_blocks(lines, span, 2)] == [["a", "", "b"], ["c"]]
+    assert [[lines[index] for index in block] for block in split_blocks(lines, span, 1)] == [["a"], ["b"], ["c"]]
+    assert len(split_blocks(lines_of("a", "b"), range(2), 0)) == 1
 
 
 def test_the_example_layout() -> None:
     sections = lay_out(lines_of("Para one is here.", "Para two is here.", "", "", "Head one", "Head two", "", "", ""))
     assert sections.title is None
-    assert [line.text for line in sections.paragraphs] == ["Para one is here.", "Para two is here."]
-    assert [line.text for line in sections.headlines] == ["Head one", "Head two"]
+    assert list(sections.paragraphs) == ["Para one is here.", "Para two is here."]
+    assert list(sections.headlines) == ["Head one", "Head two"]
 
 
 def test_title_needs_a_blank_line_after_it_and_more_article() -> None:
     sections = lay_out(lines_of("A Title", "", "Body one.", "", "Body two.", "", "", "Head one", "Head two"))
-    assert sections.title is not None and sections.title.text == "A Title"
-    assert [line.text for line in sections.paragraphs] == ["Body one.", "Body two."]
+    assert sections.title == "A Title"
+    assert list(sections.paragraphs) == ["Body one.", "Body two."]
     no_blank = lay_out(lines_of("A Title", "Body one.", "", "", "Head one", "Head two"))
     assert no_blank.title is None
 
 
 def test_g1_list_after_one_blank_line_is_the_headline_section() -> None:
     sections = lay_out(lines_of("Body one.", "Body two.", "", "Head one", "Head two", "Head three"))
-    assert [line.text for line in sections.headlines] == ["Head one", "Head two", "Head three"]
+    assert list(sections.headlines) == ["Head one", "Head two", "Head three"]
 
 
 def test_g1_single_line_block_is_not_a_headline_block() -> None:
     sections = lay_out(lines_of("Body one.", "", "Lonely line"))
     assert sections.headlines == ()
-    assert [line.text for line in sections.paragraphs] == ["Body one.", "Lonely line"]
+    assert list(sections.paragraphs) == ["Body one.", "Lonely line"]
 
 
 def test_first_block_is_always_the_article() -> None:
     sections = lay_out(lines_of("Short Headline Like Body", "", "", "Head one", "Head two"))
-    assert [line.text for line in sections.paragraphs] == ["Short Headline Like Body"]
+    assert list(sections.paragraphs) == ["Short Headline Like Body"]
     assert len(sections.headlines) == 2
 
 
 def test_section_break_with_sentences_stays_in_the_article() -> None:
     sections = lay_out(lines_of("Part one.", "", "", "Part two.", "More two.", "", "", "Head one", "Head two"))
-    assert [line.text for line in sections.paragraphs] == ["Part one.", "Part two.", "More two."]
+    assert list(sections.paragraphs) == ["Part one.", "Part two.", "More two."]
 
 
 def test_rank_numbers_and_long_lines_are_dropped_with_reasons() -> None:
     long_line = "y" * 300
     sections = lay_out(lines_of("Body.", "", "", "1", "Head one", "2", "Head two", long_line, "Head three"))
-    assert [line.text for line in sections.headlines] == ["Head one", "Head two", "Head three"]
+    assert list(sections.headlines) == ["Head one", "Head two", "Head three"]
     assert [(d.line_no, d.reason) for d in sections.dropped] == [(4, "no_letter"), (6, "no_letter"), (8, "too_long")]
 
 
 def test_duplicate_headlines_keep_both_positions() -> None:
     sections = lay_out(lines_of("Body.", "", "", "Same", "Other", "Same"))
-    assert [line.text for line in sections.headlines] == ["Same", "Other", "Same"]
+    assert list(sections.headlines) == ["Same", "Other", "Same"]
 
 
 def test_body_only_has_no_headlines() -> None:

@@ -44,11 +44,16 @@ _LATIN1_ANSWERS = frozenset({"ascii", "iso-8859-1", "iso8859-1", "latin-1", "lat
 # (Â..ï) rendered as a letter, followed by a continuation byte rendered as
 # punctuation, a symbol or a C1 control; or a bare C1 control, which is a cp1252
 # byte read as latin-1. Clean text almost never has them, so ftfy (3-14 MB/s)
-# only runs where this finds something.
-_MOJIBAKE_HINT = re.compile(
-    "[\u0080-\u009f]|[\u00c2-\u00ef][\u0080-\u00bf\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
-    "\u20ac\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc]"
+# only runs where this finds something. One character class finds the candidates
+# (a regex alternation over the whole text costs several times more).
+_C1_CONTROLS = "\u0080-\u009f"
+_LEADS = "\u00c2-\u00ef"
+_CONTINUATIONS = frozenset(
+    [chr(code) for code in range(0x80, 0xC0)]
+    + list("\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a"
+           "\u20ac\u2122\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc")
 )
+_MOJIBAKE_CANDIDATE = re.compile(f"[{_C1_CONTROLS}{_LEADS}]")
 
 # Only the encoding fixer: ftfy's other defaults rewrite real text (curly quotes,
 # full-width CJK punctuation, HTML entities).
@@ -147,7 +152,13 @@ def _detect(raw: bytes) -> Decoded | Rejected:
 
 
 def has_mojibake_hint(text: str) -> bool:
-    return _MOJIBAKE_HINT.search(text) is not None
+    """A C1 control, or a lead followed by a continuation (see _CONTINUATIONS)."""
+    if text.isascii():
+        return False
+    for found in _MOJIBAKE_CANDIDATE.finditer(text):
+        if found.group() <= "\u009f" or text[found.end():found.end() + 1] in _CONTINUATIONS:
+            return True
+    return False
 
 
 def _repair_mojibake(decoded: Decoded) -> Decoded:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from newsdrop.transforms.decode import Decoded, Rejected, decode
 from newsdrop.transforms.lines import clean_lines
-from newsdrop.transforms.sections import DroppedLine, Line, lay_out
+from newsdrop.transforms.sections import DroppedLine, lay_out
 
 WARNING_NO_HEADLINES = "no_headlines"
 
@@ -23,15 +23,14 @@ class Reading:
 
 
 def read_text(decoded: Decoded) -> Reading:
-    lines = [Line(no, text) for no, text in enumerate(clean_lines(decoded.text), start=1)]
-    sections = lay_out(lines)
+    sections = lay_out(clean_lines(decoded.text))
     warnings = decoded.warnings if sections.headlines else (*decoded.warnings, WARNING_NO_HEADLINES)
     return Reading(
         encoding=decoded.encoding,
         warnings=warnings,
-        title=sections.title.text if sections.title else None,
-        paragraphs=tuple(line.text for line in sections.paragraphs),
-        headlines=tuple(line.text for line in sections.headlines),
+        title=sections.title,
+        paragraphs=sections.paragraphs,
+        headlines=sections.headlines,
         dropped_lines=sections.dropped,
     )
 

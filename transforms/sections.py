@@ -2,13 +2,15 @@
 
 Not to be confused with warehouse.layout, which is where files go on disk.
 
-Lines carry their 1-based line number in the decoded text, so that every
-non-blank line can be traced to the one place it ends up.
+Lines are the clean lines of the decoded text in order, so line i (from 0) is
+line number i + 1: every non-blank line can be traced to the one place it ends up.
+Each line is judged (letter? headline-like?) at most once.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,12 +28,6 @@ class DroppedLineReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
-    no: int
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class DroppedLine:
     line_no: int
     text: str
@@ -42,9 +38,9 @@ class DroppedLine:
 class Sections:
     """Where every non-blank line of a drop went: title, paragraph, headline or dropped."""
 
-    title: Line | None
-    paragraphs: tuple[Line, ...]
-    headlines: tuple[Line, ...]
+    title: str | None
+    paragraphs: tuple[str, ...]
+    headlines: tuple[str, ...]
     dropped: tuple[DroppedLine, ...]
 
 
@@ -54,7 +50,7 @@ _ASCII_LETTER = re.compile(r"[A-Za-z]")
 def has_letter(text: str) -> bool:
     if text.isascii():
         return _ASCII_LETTER.search(text) is not None
-    return any(ch.isalpha() for ch in text)
+    return any(map(str.isalpha, text))
 
 
 def ends_sentence(text: str) -> bool:
@@ -80,21 +76,21 @@ def why_not_headline(text: str) -> DroppedLineReason:
     return DroppedLineReason.ENDS_SENTENCE
 
 
-def trim_blank_ends(lines: list[Line]) -> list[Line]:
-    start = 0
-    while start < len(lines) and not lines[start].text:
+def non_blank_span(lines: Sequence[str]) -> range:
+    """The lines without the blank ones at either end."""
+    start, end = 0, len(lines)
+    while start < end and not lines[start]:
         start += 1
-    end = len(lines)
-    while end > start and not lines[end - 1].text:
+    while end > start and not lines[end - 1]:
         end -= 1
-    return lines[start:end]
+    return range(start, end)
 
 
-def longest_gap(lines: list[Line]) -> int:
-    """g: the longest run of blank lines between two non-blank lines."""
+def longest_gap(lines: Sequence[str], span: range) -> int:
+    """g: the longest run of blank lines between two non-blank lines of the span."""
     longest = run = 0
-    for line in lines:
-        if line.text:
+    for index in span:
+        if lines[index]:
             longest = max(longest, run)
             run = 0
         else:
@@ -102,64 +98,84 @@ def longest_gap(lines: list[Line]) -> int:
     return longest
 
 
-def split_blocks(lines: list[Line], gap: int) -> list[list[Line]]:
+def split_blocks(lines: Sequence[str], span: range, gap: int) -> list[range]:
     """Split at every run of at least `gap` blank lines; shorter runs stay inside a block."""
+    if not span:
+        return []
     if gap == 0:
-        return [lines] if lines else []
-    blocks: list[list[Line]] = []
-    current: list[Line] = []
-    blanks: list[Line] = []
-    for line in lines:
-        if not line.text:
-            blanks.append(line)
+        return [span]
+    blocks: list[range] = []
+    start = span.start
+    blanks = 0
+    for index in span:
+        if not lines[index]:
+            blanks += 1
             continue
-        if blanks:
-            if len(blanks) >= gap:
-                blocks.append(current)
-                current = []
-            else:
-                current.extend(blanks)
-            blanks = []
-        current.append(line)
-    if current:
-        blocks.append(current)
+        if blanks >= gap:
+            blocks.append(range(start, index - blanks))
+            start = index
+        blanks = 0
+    blocks.append(range(start, span.stop))
     return blocks
 
 
-def is_headline_block(block: list[Line], gap: int) -> bool:
-    lettered = [line.text for line in block if has_letter(line.text)]
-    headline_like = sum(1 for text in lettered if is_headline_like(text))
-    if headline_like * 2 <= len(lettered):
+class _Judged:
+    """Whether each line has a letter and is headline-like, worked out once per line."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = lines
+        self.verdicts: dict[int, tuple[bool, bool]] = {}
+
+    def __call__(self, index: int) -> tuple[bool, bool]:
+        verdict = self.verdicts.get(index)
+        if verdict is None:
+            text = self.lines[index]
+            letter = has_letter(text)
+            verdict = (letter, letter and len(text) <= MAX_HEADLINE_CHARS and not ends_sentence(text))
+            self.verdicts[index] = verdict
+        return verdict
+
+
+def is_headline_block(lines: Sequence[str], block: range, gap: int, judged: _Judged) -> bool:
+    lettered = headline_like = non_blank = 0
+    for index in block:
+        if not lines[index]:
+            continue
+        non_blank += 1
+        letter, like = judged(index)
+        lettered += letter
+        headline_like += like
+    if headline_like * 2 <= lettered:
         return False
-    return not (gap == 1 and sum(1 for line in block if line.text) < 2)
+    return not (gap == 1 and non_blank < 2)
 
 
-def lay_out(lines: list[Line]) -> Sections:
+def lay_out(lines: Sequence[str]) -> Sections:
     """Decide which clean lines are the title, paragraphs, headlines and dropped lines."""
-    lines = trim_blank_ends(lines)
-    gap = longest_gap(lines)
-    blocks = split_blocks(lines, gap)
+    span = non_blank_span(lines)
+    gap = longest_gap(lines, span)
+    blocks = split_blocks(lines, span, gap)
+    judged = _Judged(lines)
 
     first_headline_block = len(blocks)
-    while first_headline_block > 1 and is_headline_block(blocks[first_headline_block - 1], gap):
+    while first_headline_block > 1 and is_headline_block(lines, blocks[first_headline_block - 1], gap, judged):
         first_headline_block -= 1
 
-    article = [line for block in blocks[:first_headline_block] for line in block]
-    headline_section = [line for block in blocks[first_headline_block:] for line in block if line.text]
+    headlines: list[str] = []
+    dropped: list[DroppedLine] = []
+    section_start = blocks[first_headline_block].start if first_headline_block < len(blocks) else span.stop
+    for index in range(section_start, span.stop):
+        text = lines[index]
+        if not text:
+            continue
+        if judged(index)[1]:
+            headlines.append(text)
+        else:
+            dropped.append(DroppedLine(index + 1, text, why_not_headline(text)))
 
-    headlines = tuple(line for line in headline_section if is_headline_like(line.text))
-    dropped = tuple(
-        DroppedLine(line.no, line.text, why_not_headline(line.text))
-        for line in headline_section
-        if not is_headline_like(line.text)
-    )
-
-    title: Line | None = None
-    body = [line for line in article if line.text]
-    if (
-        len(body) > 1
-        and is_headline_like(body[0].text)
-        and not lines[1].text  # lines[0] is body[0]: blank ends were trimmed
-    ):
+    body = [lines[index] for index in range(span.start, section_start) if lines[index]]
+    title: str | None = None
+    if len(body) > 1 and judged(span.start)[1] and not lines[span.start + 1]:
+        # span.start is body[0]: blank ends were trimmed
         title, body = body[0], body[1:]
-    return Sections(title=title, paragraphs=tuple(body), headlines=headlines, dropped=dropped)
+    return Sections(title=title, paragraphs=tuple(body), headlines=tuple(headlines), dropped=tuple(dropped))

@@ -1,0 +1,129 @@
+"""The fast reader gives exactly what the reader before it gave (issue #10).
+
+tests/reference_reader.py is that reader, frozen. Every comparison covers the
+whole reading (encoding, warnings, title, paragraphs, headlines, dropped lines
+with their numbers and reasons) and the keys made from it (headline ids, body key).
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+import reference_reader as reference
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.generate import drop_bytes, load_corpus
+from newsdrop.transforms import keys, lines, read
+from newsdrop.transforms.decode import has_mojibake_hint
+
+FIXTURES = Path(__file__).parent / "fixtures" / "drops"
+
+
+def keyed(reader: object, keyer: object, raw: bytes) -> object:
+    """A drop's reading and its keys, by the given reader and key functions."""
+    reading = reader.read_drop(raw)  # type: ignore[attr-defined]
+    if not isinstance(reading, read.Reading):
+        return reading
+    return (reading, [keyer.headline_id(text) for text in reading.headlines],  # type: ignore[attr-defined]
+            keyer.body_key(reading.paragraphs))  # type: ignore[attr-defined]
+
+
+def assert_same(raw: bytes) -> None:
+    assert keyed(read, keys, raw) == keyed(reference, reference, raw), raw[:200]
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda path: path.name)
+def test_every_fixture_reads_as_the_reference_reads_it(path: Path) -> None:
+    assert_same(path.read_bytes())
+
+
+def test_every_drop_of_a_generated_10k_inbox_reads_as_the_reference_reads_it() -> None:
+    articles, headlines = load_corpus(None)
+    for index in range(10_000):
+        assert_same(drop_bytes(index, 7, articles, headlines))
+
+
+# Characters the fast paths have to notice: controls, invisibles and bidi marks, the
+# line and paragraph separators, NEL, NBSP and other spaces, combining marks (NFC),
+# compatibility forms (NFKC in keys), curly quotes, dashes, backticks, mojibake
+# pieces, CJK and RTL text.
+SPECIAL = st.sampled_from(list(
+    "\x00\x01\x07\x0b\x0c\x1c\x1f\x7f\x85\x9d\xa0\xad\u061c\u1680\u2000\u2007\u200a\u200b\u200c\u200d\u200e"
+    "\u200f\u2028\u2029\u202a\u202e\u202f\u205f\u2060\u2066\u2069\u3000\ufeff\t\r\n "
+    "\u0301\u0308\u0327e\u00e9\u00c5\u212b\u1e0b\u0323"
+    "\u00bd\u2116\u2026\ufb01\uff21\uff0c\u3002\u00a8\u00b4\ufdfa\u2460"
+    "\u2018\u2019\u201c\u201d\u00ab\u00bb`'\"\u2013\u2014\u2212-\u058a"
+    "\u00c3\u00a2\u20ac\u2122\u00c2\u00e2\u0080\u0153"
+    "\u4e2d\u6587\u05e9\u05dc\u05d5\u05dd\u0627\u0644\u0639\u0631\u0628\u064a\u0629\u06d4\u0964"
+))
+WORD = st.sampled_from(["Storm", "warning", "it", "rose.", "U.S.", "4", "hours", "ago", "Caf\u00e9", "...", "end.",
+                        "x" * 260, "\u00e2\u20ac\u2122", "\u00c3\u00a9t\u00c3\u00a9", "na\u00efve"])
+PIECE = st.one_of(WORD, SPECIAL, st.text(max_size=6))
+LINE = st.lists(PIECE, max_size=10).map(" ".join)
+BREAK = st.sampled_from(["\n", "\r\n", "\r", "\n\n", "\n\n\n"])
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    return "".join(draw(LINE) + draw(BREAK) for _ in range(draw(st.integers(0, 30))))
+
+
+ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "cp1252", "latin-1"])
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(texts(), ENCODINGS)
+@example("Body \u2018one\u2019.\r\n\u200b\r\n\r\nHead\u00a0one \n\u2028Head two\t\n", "utf-8")
+@example("T\u0065\u0301xt e\u0301.\n\n\nHead \ufb01 one\nHead `two`\n", "utf-8")
+def test_hypothesis_texts_read_as_the_reference_reads_them(text: str, encoding: str) -> None:
+    assert_same(text.encode(encoding, errors="replace"))
+
+
+@given(st.binary(max_size=3000))
+def test_any_bytes_read_as_the_reference_reads_them(raw: bytes) -> None:
+    assert_same(raw)
+
+
+@settings(max_examples=400)
+@given(texts())
+def test_clean_lines_and_mojibake_hint_as_the_reference(text: str) -> None:
+    assert lines.clean_lines(text) == reference.clean_lines(text)
+    assert has_mojibake_hint(text) == reference.has_mojibake_hint(text)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(LINE, texts()), max_size=12))
+def test_body_key_of_any_paragraphs_as_the_reference(paragraphs: list[str]) -> None:
+    # Not only clean lines: body_key is a public function.
+    assert keys.body_key(paragraphs) == reference.body_key(paragraphs)
+    assert [keys.headline_id(p) for p in paragraphs] == [reference.headline_id(p) for p in paragraphs]
+
+
+def test_the_careful_characters_are_every_character_the_rules_change() -> None:
+    """The fast path's one whole-text check misses no character that cleaning changes
+    (every code point, not a sample)."""
+    missed = []
+    for code in range(0x110000):
+        ch = chr(code)
+        if 0xD800 <= code <= 0xDFFF or ch in "\n\r":
+            continue
+        line = f"a{ch}b"
+        if reference.clean_line(line) != " ".join(line.split()) and unicodedata_is_nfc(line) \
+                and not lines.needs_care(line):
+            missed.append(hex(code))
+    assert missed == []
+
+
+def unicodedata_is_nfc(text: str) -> bool:
+    import unicodedata
+
+    return unicodedata.is_normalized("NFC", text)
+
+
+def test_byte_order_marks_are_read_as_the_reference_reads_them() -> None:
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                       (codecs.BOM_UTF32_BE, "utf-32-be")):
+        assert_same(bom + "Body.\n\n\nHead one\nHead two\n".encode(codec))
