@@ -2,7 +2,7 @@
 
 Reads a generated inbox into memory once, then times, single process, medians of
 --rounds passes:
-- newsdrop: read_drop, then headline_id for every headline and body_key (what a
+- newsdrop: read_drop, then headline_id for every headline and the body key (what a
   reader process does per drop, without the disk and Parquet);
 - reference: the same with the frozen reader the tests compare against
   (tests/reference_reader.py), i.e. the reader before the fast path;
@@ -32,11 +32,11 @@ import reference_reader  # the frozen reader lives with the tests
 _GAP = re.compile(r"\n[ \t]*\n[ \t]*\n")
 
 
-def read_with_keys(reader: Any, keyer: Any) -> Callable[[bytes], object]:
+def read_with_keys(read_drop: Any, headline_id: Any, body_key: Any) -> Callable[[bytes], object]:
     def one(raw: bytes) -> object:
-        reading = reader.read_drop(raw)
+        reading = read_drop(raw)
         if isinstance(reading, read.Reading):
-            return ([keyer.headline_id(text) for text in reading.headlines], keyer.body_key(reading.paragraphs))
+            return ([headline_id(text) for text in reading.headlines], body_key(reading.paragraphs))
         return reading
     return one
 
@@ -81,8 +81,9 @@ def main() -> None:
     megabytes = sum(map(len, drops)) / 1e6
     print(f"{len(drops)} drops ({megabytes:.1f} MB) from {corpora or 'the synthetic generator'}, "
           f"medians of {args.rounds}, single process")
-    for name, function in (("newsdrop reader + keys", read_with_keys(read, keys)),
-                           ("reference reader + keys", read_with_keys(reference_reader, reference_reader)),
+    newsdrop = read_with_keys(read.read_drop, keys.headline_id, keys.clean_body_key)
+    reference = read_with_keys(reference_reader.read_drop, reference_reader.headline_id, reference_reader.body_key)
+    for name, function in (("newsdrop reader + keys", newsdrop), ("reference reader + keys", reference),
                            ("lean split", lean_split)):
         print(f"{name:<26} {per_drop(function, drops, args.rounds):8.1f} µs/drop")
 

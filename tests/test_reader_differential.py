@@ -8,6 +8,8 @@ with their numbers and reasons) and the keys made from it (headline ids, body ke
 from __future__ import annotations
 
 import codecs
+import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,22 +19,23 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import drop_bytes, load_corpus
 from newsdrop.transforms import keys, lines, read
-from newsdrop.transforms.decode import has_mojibake_hint
+from newsdrop.transforms.decode import has_mojibake_hint, utf8_has_mojibake_hint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drops"
 
 
-def keyed(reader: object, keyer: object, raw: bytes) -> object:
-    """A drop's reading and its keys, by the given reader and key functions."""
-    reading = reader.read_drop(raw)  # type: ignore[attr-defined]
+def keyed(read_drop: Callable[[bytes], object], headline_id: Callable[[str], str],
+          body_key: Callable[[tuple[str, ...]], str], raw: bytes) -> object:
+    """A drop's reading and its keys, as a reader process makes them (warehouse.rows)."""
+    reading = read_drop(raw)
     if not isinstance(reading, read.Reading):
         return reading
-    return (reading, [keyer.headline_id(text) for text in reading.headlines],  # type: ignore[attr-defined]
-            keyer.body_key(reading.paragraphs))  # type: ignore[attr-defined]
+    return reading, [headline_id(text) for text in reading.headlines], body_key(reading.paragraphs)
 
 
 def assert_same(raw: bytes) -> None:
-    assert keyed(read, keys, raw) == keyed(reference, reference, raw), raw[:200]
+    fast = keyed(read.read_drop, keys.headline_id, keys.clean_body_key, raw)
+    assert fast == keyed(reference.read_drop, reference.headline_id, reference.body_key, raw), raw[:200]
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda path: path.name)
@@ -91,7 +94,11 @@ def test_any_bytes_read_as_the_reference_reads_them(raw: bytes) -> None:
 @given(texts())
 def test_clean_lines_and_mojibake_hint_as_the_reference(text: str) -> None:
     assert lines.clean_lines(text) == reference.clean_lines(text)
+    plain = bytes(range(0x20, 0x7F)) + b"\n"
+    unusual = text.encode("utf-8", "surrogatepass").translate(None, plain).decode("utf-8", "surrogatepass")
+    assert lines.clean_lines(text, unusual) == reference.clean_lines(text)
     assert has_mojibake_hint(text) == reference.has_mojibake_hint(text)
+    assert utf8_has_mojibake_hint(text.encode("utf-8", "surrogatepass")) == reference.has_mojibake_hint(text)
 
 
 @settings(max_examples=400)
@@ -118,9 +125,21 @@ def test_the_careful_characters_are_every_character_the_rules_change() -> None:
 
 
 def unicodedata_is_nfc(text: str) -> bool:
-    import unicodedata
-
     return unicodedata.is_normalized("NFC", text)
+
+
+def test_what_keying_a_body_whole_relies_on_holds_for_every_character() -> None:
+    """clean_body_key keys the body whole: NFKC and casefold make no line break from any
+    character, and casefold makes no whitespace (every code point, not a sample)."""
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        ch = chr(code)
+        if ch == "\n":
+            continue
+        assert "\n" not in unicodedata.normalize("NFKC", ch) + ch.casefold(), hex(code)
+        if not ch.isspace():
+            assert not any(c.isspace() for c in ch.casefold()), hex(code)
 
 
 def test_byte_order_marks_are_read_as_the_reference_reads_them() -> None:

@@ -8,7 +8,7 @@ from newsdrop.transforms.sections import (
     is_headline_like,
     lay_out,
     longest_gap,
-    non_blank_span,
+    non_blank,
     split_blocks,
 )
 
@@ -53,18 +53,18 @@ def test_is_headline_like(text: str, expected: bool) -> None:
 
 def test_trim_and_gap() -> None:
     lines = lines_of("", "a", "", "", "b", "", "c", "", "")
-    span = non_blank_span(lines)
-    assert [lines[index] for index in span] == ["a", "", "", "b", "", "c"]
-    assert longest_gap(lines, span) == 2
-    assert not non_blank_span(lines_of("", ""))
+    filled = non_blank(lines)
+    assert [lines[index] for index in filled] == ["a", "b", "c"]
+    assert longest_gap(filled) == 2  # blank ends are not gaps
+    assert non_blank(lines_of("", "")) == [] and longest_gap([]) == 0
 
 
 def test_blocks_split_only_at_runs_of_at_least_g() -> None:
     lines = lines_of("a", "", "b", "", "", "c")
-    span = non_blank_span(lines)
-    assert [[lines[index] for index in block] for block in split_blocks(lines, span, 2)] == [["a", "", "b"], ["c"]]
-    assert [[lines[index] for index in block] for block in split_blocks(lines, span, 1)] == [["a"], ["b"], ["c"]]
-    assert len(split_blocks(lines_of("a", "b"), range(2), 0)) == 1
+    filled = non_blank(lines)
+    assert [[lines[index] for index in block] for block in split_blocks(filled, 2)] == [["a", "b"], ["c"]]
+    assert [[lines[index] for index in block] for block in split_blocks(filled, 1)] == [["a"], ["b"], ["c"]]
+    assert len(split_blocks(non_blank(lines_of("a", "b")), 0)) == 1
 
 
 def test_the_example_layout() -> None:

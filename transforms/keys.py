@@ -10,7 +10,7 @@ import hashlib
 import re
 import unicodedata
 
-from newsdrop.transforms.lines import DELETED_FROM_STORED_TEXT, is_tidy
+from newsdrop.transforms.lines import DELETED_FROM_STORED_TEXT
 
 _SINGLE_QUOTES = "\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\u0060\u00b4\uff07"
 _DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb\uff02\u301d\u301e"
@@ -33,19 +33,19 @@ _FOLDS: dict[str, str] = {
     **{ch: "" for ch in _REMOVED_FROM_KEYS},
 }
 _FOLDABLE = re.compile("[" + "".join(re.escape(ch) for ch in _FOLDS) + "]")
-# Whitespace that keys turn into spaces, beside the space and the line feed.
-_OTHER_WHITESPACE = re.compile(r"[^\S \n]")
 # Headlines recur across drops: the same few thousand texts would be keyed again in every drop.
 _CACHED_HEADLINES = 1 << 16
 
 
-def _fold(text: str) -> str:
-    """Quotes, dashes and invisibles folded. No fold makes a character another fold
-    would change, so one replace per character present gives what str.translate
-    gives, at a fraction of its cost on long text."""
+def _fold(text: str) -> tuple[str, bool]:
+    """Quotes, dashes and invisibles folded, and whether an invisible was removed. No
+    fold makes a character another fold would change, so one replace per character
+    present gives what str.translate gives, at a fraction of its cost on long text."""
+    removed = False
     for ch in dict.fromkeys(_FOLDABLE.findall(text)):
         text = text.replace(ch, _FOLDS[ch])
-    return text
+        removed = removed or not _FOLDS[ch]
+    return text, removed
 
 
 def match_text(text: str) -> str:
@@ -55,7 +55,7 @@ def match_text(text: str) -> str:
         # ASCII character, the backtick (in _SINGLE_QUOTES), which this path keeps: an
         # all-ASCII "it`s" keys as "it`s", not "it's". Known; changing it changes ids.
         return " ".join(text.lower().split())
-    return " ".join(_fold(unicodedata.normalize("NFKC", text).casefold()).split())
+    return " ".join(_fold(unicodedata.normalize("NFKC", text).casefold())[0].split())
 
 
 def short_hash(text: str, hex_digits: int = 16) -> str:
@@ -73,22 +73,21 @@ def headline_id(text: str) -> str:
 
 def body_key(paragraphs: list[str] | tuple[str, ...]) -> str:
     """Same value for two bodies that differ only in case, quotes, dashes or spacing."""
-    return short_hash(_body_match_text(paragraphs), 32)
+    return short_hash("\n".join(match_text(p) for p in paragraphs), 32)
 
 
-def _body_match_text(paragraphs: list[str] | tuple[str, ...]) -> str:
-    """"\n".join(match_text(p) for p in paragraphs), over the whole body at once where it
-    can be: NFKC, casefold and the folds never make or take a line break, and a line
-    break never composes, so the body can be keyed whole and its lines tidied after."""
-    body = "\n".join(paragraphs)
-    ascii_body = body.isascii()
-    if body.count("\n") != len(paragraphs) - 1 or (not ascii_body and "`" in body):
-        # A paragraph holds a line break, or an ASCII paragraph keeps its backtick (match_text).
-        return "\n".join(match_text(p) for p in paragraphs)
-    folded = body.lower() if ascii_body else _fold(unicodedata.normalize("NFKC", body).casefold())
-    if is_tidy(folded) and _OTHER_WHITESPACE.search(folded) is None:
-        return folded
-    return "\n".join(" ".join(line.split()) for line in folded.split("\n"))
+def clean_body_key(paragraphs: list[str] | tuple[str, ...]) -> str:
+    """body_key of clean lines (a reading's paragraphs: no line breaks, no whitespace but
+    single spaces, none at the ends). Such a line's match text is its lower case when it
+    is ASCII (most are), and needs its spacing fixed only when NFKC changed it (a
+    compatibility form can hold a space) or an invisible was removed."""
+    return short_hash("\n".join(p.lower() if p.isascii() else _clean_match_text(p) for p in paragraphs), 32)
+
+
+def _clean_match_text(line: str) -> str:
+    compatible = unicodedata.is_normalized("NFKC", line)
+    folded, removed = _fold((line if compatible else unicodedata.normalize("NFKC", line)).casefold())
+    return folded if compatible and not removed else " ".join(folded.split())
 
 
 def drop_id(file_name: str, sha256: str) -> str:

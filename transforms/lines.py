@@ -55,26 +55,23 @@ def clean_line(line: str) -> str:
     return unicodedata.normalize("NFC", line)
 
 
-def needs_care(text: str) -> bool:
-    """Whether some line of the text needs more than its spacing fixed."""
-    return _NEEDS_CARE.search(text) is not None or not (text.isascii() or unicodedata.is_normalized("NFC", text))
+def needs_care(text: str, unusual: str | None = None) -> bool:
+    """Whether some line of the text needs more than its spacing fixed. `unusual`: the
+    text's characters other than printable ASCII and line feeds (decode's hint), where
+    the careful characters would be; it is far shorter than the text."""
+    if _NEEDS_CARE.search(text if unusual is None else unusual) is not None:
+        return True
+    return not (text.isascii() or unicodedata.is_normalized("NFC", text))
 
 
-def clean_lines(text: str) -> list[str]:
+def clean_lines(text: str, unusual: str | None = None) -> list[str]:
     """All lines of a text, cleaned; blank lines are kept as empty strings."""
     lines = split_lines(text)
-    if needs_care(text):
+    if needs_care(text, unusual):
         return [clean_line(line) for line in lines]
     # NFC text split at line breaks (which never compose) is NFC line by line, and
-    # fixing spaces keeps it so.
-    if "\r" not in text and is_tidy(text):
-        return lines
-    return [" ".join(line.split()) for line in lines]
-
-
-def is_tidy(text: str) -> bool:
-    """No line of a text (of no whitespace but spaces, tabs and line feeds) that
-    " ".join(line.split()) would change: no tab, no two spaces, no space at an end.
-    Substring tests: a regex over the whole text costs several times more."""
-    return not ("\t" in text or "  " in text or " \n" in text or "\n " in text
-                or text.startswith(" ") or text.endswith(" "))
+    # fixing spaces keeps it so. Single-character tests are fast (memchr); a regex
+    # over the whole text costs several times more.
+    if "\t" in text or "  " in text:
+        return [" ".join(line.split()) for line in lines]
+    return [line.strip(" ") for line in lines]

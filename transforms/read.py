@@ -23,7 +23,7 @@ class Reading:
 
 
 def read_text(decoded: Decoded) -> Reading:
-    sections = lay_out(clean_lines(decoded.text))
+    sections = lay_out(clean_lines(decoded.text, decoded.unusual))
     warnings = decoded.warnings if sections.headlines else (*decoded.warnings, WARNING_NO_HEADLINES)
     return Reading(
         encoding=decoded.encoding,

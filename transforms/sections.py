@@ -9,7 +9,7 @@ Each line is judged (letter? headline-like?) at most once.
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,12 +44,10 @@ class Sections:
     dropped: tuple[DroppedLine, ...]
 
 
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
-
-
 def has_letter(text: str) -> bool:
     if text.isascii():
-        return _ASCII_LETTER.search(text) is not None
+        # An ASCII letter is what lower() or upper() changes (two C loops; a regex costs more).
+        return text.lower() != text or text.upper() != text
     return any(map(str.isalpha, text))
 
 
@@ -76,106 +74,75 @@ def why_not_headline(text: str) -> DroppedLineReason:
     return DroppedLineReason.ENDS_SENTENCE
 
 
-def non_blank_span(lines: Sequence[str]) -> range:
-    """The lines without the blank ones at either end."""
-    start, end = 0, len(lines)
-    while start < end and not lines[start]:
-        start += 1
-    while end > start and not lines[end - 1]:
-        end -= 1
-    return range(start, end)
+def non_blank(lines: Sequence[str]) -> list[int]:
+    """The indexes of the non-blank lines (blank lines at either end are then left out)."""
+    return [index for index, text in enumerate(lines) if text]
 
 
-def longest_gap(lines: Sequence[str], span: range) -> int:
-    """g: the longest run of blank lines between two non-blank lines of the span."""
-    longest = run = 0
-    for index in span:
-        if lines[index]:
-            longest = max(longest, run)
-            run = 0
-        else:
-            run += 1
-    return longest
+def longest_gap(filled: list[int]) -> int:
+    """g: the longest run of blank lines between two non-blank lines (indexes from non_blank)."""
+    return max((after - before - 1 for before, after in itertools.pairwise(filled)), default=0)
 
 
-def split_blocks(lines: Sequence[str], span: range, gap: int) -> list[range]:
-    """Split at every run of at least `gap` blank lines; shorter runs stay inside a block."""
-    if not span:
+def split_blocks(filled: list[int], gap: int) -> list[list[int]]:
+    """The non-blank lines in blocks, split at every run of at least `gap` blank lines;
+    shorter runs stay inside a block."""
+    if not filled:
         return []
     if gap == 0:
-        return [span]
-    blocks: list[range] = []
-    start = span.start
-    blanks = 0
-    for index in span:
-        if not lines[index]:
-            blanks += 1
-            continue
-        if blanks >= gap:
-            blocks.append(range(start, index - blanks))
-            start = index
-        blanks = 0
-    blocks.append(range(start, span.stop))
+        return [filled]
+    blocks = [[filled[0]]]
+    for before, after in itertools.pairwise(filled):
+        if after - before - 1 >= gap:
+            blocks.append([after])
+        else:
+            blocks[-1].append(after)
     return blocks
 
 
-class _Judged:
-    """Whether each line has a letter and is headline-like, worked out once per line."""
-
-    def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = lines
-        self.verdicts: dict[int, tuple[bool, bool]] = {}
-
-    def __call__(self, index: int) -> tuple[bool, bool]:
-        verdict = self.verdicts.get(index)
-        if verdict is None:
-            text = self.lines[index]
-            letter = has_letter(text)
-            verdict = (letter, letter and len(text) <= MAX_HEADLINE_CHARS and not ends_sentence(text))
-            self.verdicts[index] = verdict
-        return verdict
+def judge(text: str) -> tuple[bool, bool]:
+    """(has a letter, is headline-like): the two facts the layout needs of a line."""
+    letter = has_letter(text)
+    return letter, letter and len(text) <= MAX_HEADLINE_CHARS and not ends_sentence(text)
 
 
-def is_headline_block(lines: Sequence[str], block: range, gap: int, judged: _Judged) -> bool:
-    lettered = headline_like = non_blank = 0
+def is_headline_block(lines: Sequence[str], block: list[int], gap: int,
+                      verdicts: dict[int, tuple[bool, bool]]) -> bool:
+    """Judges the block's lines into `verdicts` (each line once per drop)."""
+    lettered = headline_like = 0
     for index in block:
-        if not lines[index]:
-            continue
-        non_blank += 1
-        letter, like = judged(index)
+        letter, like = verdicts[index] = judge(lines[index])
         lettered += letter
         headline_like += like
     if headline_like * 2 <= lettered:
         return False
-    return not (gap == 1 and non_blank < 2)
+    return not (gap == 1 and len(block) < 2)
 
 
 def lay_out(lines: Sequence[str]) -> Sections:
     """Decide which clean lines are the title, paragraphs, headlines and dropped lines."""
-    span = non_blank_span(lines)
-    gap = longest_gap(lines, span)
-    blocks = split_blocks(lines, span, gap)
-    judged = _Judged(lines)
+    filled = non_blank(lines)
+    gap = longest_gap(filled)
+    blocks = split_blocks(filled, gap)
+    verdicts: dict[int, tuple[bool, bool]] = {}
 
     first_headline_block = len(blocks)
-    while first_headline_block > 1 and is_headline_block(lines, blocks[first_headline_block - 1], gap, judged):
+    while first_headline_block > 1 and is_headline_block(lines, blocks[first_headline_block - 1], gap, verdicts):
         first_headline_block -= 1
 
     headlines: list[str] = []
     dropped: list[DroppedLine] = []
-    section_start = blocks[first_headline_block].start if first_headline_block < len(blocks) else span.stop
-    for index in range(section_start, span.stop):
-        text = lines[index]
-        if not text:
-            continue
-        if judged(index)[1]:
-            headlines.append(text)
-        else:
-            dropped.append(DroppedLine(index + 1, text, why_not_headline(text)))
+    for block in blocks[first_headline_block:]:
+        for index in block:
+            text = lines[index]
+            if verdicts[index][1]:  # judged: the section is made of headline blocks
+                headlines.append(text)
+            else:
+                dropped.append(DroppedLine(index + 1, text, why_not_headline(text)))
 
-    body = [lines[index] for index in range(span.start, section_start) if lines[index]]
+    body = [lines[index] for block in blocks[:first_headline_block] for index in block]
     title: str | None = None
-    if len(body) > 1 and judged(span.start)[1] and not lines[span.start + 1]:
-        # span.start is body[0]: blank ends were trimmed
+    if len(body) > 1 and filled[1] > filled[0] + 1 and judge(body[0])[1]:
+        # a blank line follows the first line
         title, body = body[0], body[1:]
     return Sections(title=title, paragraphs=tuple(body), headlines=tuple(headlines), dropped=tuple(dropped))

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from newsdrop.transforms.decode import Rejected
-from newsdrop.transforms.keys import body_key, drop_id, headline_id
+from newsdrop.transforms.keys import clean_body_key, drop_id, headline_id
 from newsdrop.transforms.names import parse_drop_name
 from newsdrop.transforms.read import Reading
 from newsdrop.warehouse.schema import PER_RUN_TABLES
@@ -97,7 +97,7 @@ class BatchRows:
         self.tables["articles"].append(
             article_id=the_drop_id, drop_id=the_drop_id, title=reading.title, body=body,
             paragraph_count=len(reading.paragraphs), word_count=len(body.split()), char_count=len(body),
-            body_key=body_key(reading.paragraphs), run_id=run_id, ingested_at=ingested_at,
+            body_key=clean_body_key(reading.paragraphs), run_id=run_id, ingested_at=ingested_at,
         )
         headlines = self.tables["drop_headlines"]
         for position, text in enumerate(reading.headlines, start=1):
