@@ -36,6 +36,9 @@ def keyed(read_drop: Callable[[bytes], object], headline_id: Callable[[str], str
 def assert_same(raw: bytes) -> None:
     fast = keyed(read.read_drop, keys.headline_id, keys.clean_body_key, raw)
     assert fast == keyed(reference.read_drop, reference.headline_id, reference.body_key, raw), raw[:200]
+    if isinstance(fast, tuple):  # the article's word count, as warehouse.rows makes it
+        body = "\n".join(fast[0].paragraphs)
+        assert lines.count_words(body) == len(body.split())
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.iterdir()), ids=lambda path: path.name)

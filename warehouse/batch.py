@@ -21,7 +21,7 @@ from newsdrop.errors import RunFailed
 from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
-from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.layout import DataLayout, raw_relative
 from newsdrop.warehouse.raw import keep_large, keep_raw
 from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
@@ -92,12 +92,12 @@ class Fetched:
     rejected: Rejected | None = None
 
 
-def fetch(layout: DataLayout, candidate: Candidate, path: Path, max_bytes: int) -> Fetched | SkipReason:
+def fetch(layout: DataLayout, candidate: Candidate, path: str, max_bytes: int) -> Fetched | SkipReason:
     """The bytes of one candidate, kept in the raw store; a skip reason when it can't be had now."""
     listed = candidate.listed
     try:
         if listed.size_bytes > max_bytes:
-            sha256 = keep_large(layout, path)
+            sha256 = keep_large(layout, Path(path))
             detail = f"{listed.size_bytes} bytes, over the limit of {max_bytes}"
             return Fetched(sha256, rejected=Rejected(RejectReason.TOO_LARGE, detail))
         with open(path, "rb") as handle:
@@ -123,13 +123,16 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
                max_bytes: int) -> BatchResult:
     """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
     layout = DataLayout(data)
-    inbox_real = inbox.resolve() if inbox else None
+    inbox_real = str(inbox.resolve()) if inbox else None
+    raw_folder = str(layout.raw)
     rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
     result = BatchResult(spec)
     for candidate in candidates:
         listed = candidate.listed
-        path = candidate.source or Path(inbox or ".") / listed.name
-        if candidate.source is None and path.is_symlink() and Path(os.path.realpath(path)).parent != inbox_real:
+        # Strings, not pathlib: this loop runs once per drop.
+        path = str(candidate.source) if candidate.source else os.path.join(inbox or ".", listed.name)
+        if (candidate.source is None and os.path.islink(path)
+                and os.path.dirname(os.path.realpath(path)) != inbox_real):
             # Checked again at read time: the link may have been swapped since the listing.
             result.skipped.append((listed.name, SkipReason.SYMLINK_OUTSIDE_INBOX))
             continue
@@ -143,10 +146,10 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
             result.versions.append(version)
             continue
         if fetched.rejected is None:
-            keep_raw(layout, fetched.sha256, fetched.raw)
+            keep_raw(raw_folder, fetched.sha256, fetched.raw)
         reading = fetched.rejected or read_drop(fetched.raw)
         kept = not (isinstance(reading, Rejected) and reading.reason == RejectReason.UNREADABLE)
-        raw_path = str(layout.raw_path(fetched.sha256).relative_to(layout.root)) if kept else ""
+        raw_path = raw_relative(fetched.sha256) if kept else ""
         received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
         rows.add(FileFacts(listed.name, fetched.sha256, listed.size_bytes, received_at, raw_path), reading)
         if isinstance(reading, Rejected):

@@ -9,6 +9,11 @@ from pathlib import Path
 MAIN_SCHEMA = "main"
 
 
+def raw_relative(sha256: str) -> str:
+    """Where a drop's bytes are kept, relative to DATA (the tables' raw_path column)."""
+    return f"raw/{sha256[:2]}/{sha256}"
+
+
 @dataclass(frozen=True)
 class DataLayout:
     root: Path
@@ -53,7 +58,7 @@ class DataLayout:
 
     def raw_path(self, sha256: str) -> Path:
         """Raw bytes are stored by content, so a re-sent file costs no space."""
-        return self.raw / sha256[:2] / sha256
+        return self.root / raw_relative(sha256)
 
     @property
     def state(self) -> Path:

@@ -14,15 +14,30 @@ from newsdrop.warehouse.atomic import temp_beside
 from newsdrop.warehouse.layout import DataLayout
 
 _CHUNK = 1 << 20
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-def keep_raw(layout: DataLayout, sha256: str, data: bytes) -> None:
-    target = layout.raw_path(sha256)
-    if target.exists():
-        return
-    with temp_beside(target) as temp:
-        temp.write_bytes(data)
-        os.replace(temp, target)  # made durable by the sync before each batch commit
+def keep_raw(raw_folder: str, sha256: str, data: bytes) -> None:
+    """Write a drop's bytes under raw_folder (DataLayout.raw) by their hash. Plain os calls on
+    strings: this runs once per drop, where pathlib and a stat first cost more than the write."""
+    folder = f"{raw_folder}/{sha256[:2]}"
+    temp = f"{folder}/.{sha256}.{os.getpid()}.tmp"
+    try:
+        handle = os.open(temp, _NEW_FILE, 0o644)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        handle = os.open(temp, _NEW_FILE, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view):]
+    except BaseException:
+        os.close(handle)
+        os.unlink(temp)
+        raise
+    os.close(handle)
+    # The same bytes may be there already (a re-sent file): replacing them changes nothing.
+    os.replace(temp, f"{folder}/{sha256}")  # made durable by the sync before each batch commit
 
 
 def keep_large(layout: DataLayout, path: Path) -> str:

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from newsdrop.transforms.decode import Rejected
 from newsdrop.transforms.keys import clean_body_key, drop_id, headline_id
+from newsdrop.transforms.lines import count_words
 from newsdrop.transforms.names import parse_drop_name
 from newsdrop.transforms.read import Reading
 from newsdrop.warehouse.schema import PER_RUN_TABLES
@@ -51,13 +52,25 @@ class Columns:
         self.data: dict[str, list[Any]] = {name: [] for name in self.schema.names}
         self.rows = 0
 
-    def append(self, **row: Any) -> None:
-        if row.keys() != self.data.keys():
-            missing, extra = self.data.keys() - row.keys(), row.keys() - self.data.keys()
+    def _check(self, names: Any) -> None:
+        if names != self.data.keys():
+            missing, extra = self.data.keys() - names, names - self.data.keys()
             raise KeyError(f"{self.table}: missing column(s) {sorted(missing)}, unknown column(s) {sorted(extra)}")
+
+    def append(self, **row: Any) -> None:
+        self._check(row.keys())
         for name, value in row.items():
             self.data[name].append(value)
         self.rows += 1
+
+    def extend(self, count: int, **columns: list[Any]) -> None:
+        """`count` rows at once, a list of values per column (a drop's headlines)."""
+        self._check(columns.keys())
+        for name, values in columns.items():
+            if len(values) != count:
+                raise ValueError(f"{self.table}.{name}: {len(values)} values for {count} rows")
+            self.data[name].extend(values)
+        self.rows += count
 
     def to_arrow(self) -> pa.Table:
         return pa.Table.from_pydict(self.data, schema=self.schema)
@@ -96,13 +109,15 @@ class BatchRows:
         body = "\n".join(reading.paragraphs)
         self.tables["articles"].append(
             article_id=the_drop_id, drop_id=the_drop_id, title=reading.title, body=body,
-            paragraph_count=len(reading.paragraphs), word_count=len(body.split()), char_count=len(body),
+            paragraph_count=len(reading.paragraphs), word_count=count_words(body), char_count=len(body),
             body_key=clean_body_key(reading.paragraphs), run_id=run_id, ingested_at=ingested_at,
         )
-        headlines = self.tables["drop_headlines"]
-        for position, text in enumerate(reading.headlines, start=1):
-            headlines.append(drop_id=the_drop_id, position=position, headline_id=headline_id(text), text=text,
-                             run_id=run_id, ingested_at=ingested_at)
+        count = len(reading.headlines)
+        self.tables["drop_headlines"].extend(
+            count, drop_id=[the_drop_id] * count, position=list(range(1, count + 1)),
+            headline_id=[headline_id(text) for text in reading.headlines], text=list(reading.headlines),
+            run_id=[run_id] * count, ingested_at=[ingested_at] * count,
+        )
         dropped = self.tables["dropped_lines"]
         for line in reading.dropped_lines:
             dropped.append(drop_id=the_drop_id, line_no=line.line_no, text=line.text, reason=str(line.reason),
