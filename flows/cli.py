@@ -129,6 +129,11 @@ def _interrupted(debug: bool) -> None:
         raise typer.Exit(EXIT_CODE[signum])
 
 
+def _import_flows() -> None:
+    """Prefect and the flows, imported while the local server starts."""
+    import newsdrop.flows.ingest  # noqa: F401
+
+
 @contextlib.contextmanager
 def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     """One rule for Prefect's history: the server at PREFECT_API_URL when set, else a local
@@ -141,7 +146,7 @@ def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     from newsdrop.warehouse.layout import DataLayout
 
     try:
-        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home):
+        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows):
             yield
     except NewsdropError as error:  # the local server did not start
         _fail(error, debug)

@@ -12,17 +12,61 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 from newsdrop.errors import NewsdropError
 from newsdrop.readers import set_parent_death_signal
 
 STARTUP_SECONDS = 120
+DATABASE = "prefect.db"
+MEMO_STORE = "memo_store.toml"  # Prefect's note that its block types are registered
+
+
+def template_folder() -> Path:
+    """A fresh Prefect database, migrated, kept per Prefect version in the user's cache:
+    migrating a new one costs some 5 s, which every new data folder would pay again."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "newsdrop" / f"prefect-{version('prefect')}"
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """SQLite's backup API: a whole database, WAL included, even while a server has it open.
+    Written beside the target and renamed, so nobody opens half a copy."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(temp)) as dst:
+        src.backup(dst)
+    os.replace(temp, target)
+
+
+def _seed_from_template(home: Path) -> bool:
+    """Give a new PREFECT_HOME the cached fresh database; False when there is none yet."""
+    template = template_folder()
+    if (home / DATABASE).exists() or not (template / DATABASE).exists():
+        return False
+    try:
+        _copy_database(template / DATABASE, home / DATABASE)
+        if (template / MEMO_STORE).exists():
+            (home / MEMO_STORE).write_bytes((template / MEMO_STORE).read_bytes())
+    except (OSError, sqlite3.Error):
+        return False  # the server migrates a database of its own, as without a template
+    return True
+
+
+def _keep_template(home: Path) -> None:
+    """After a fresh database's first start, before any run is in it: keep it as the template."""
+    template = template_folder()
+    with contextlib.suppress(OSError, sqlite3.Error):
+        template.mkdir(parents=True, exist_ok=True)
+        _copy_database(home / DATABASE, template / DATABASE)
+        if (home / MEMO_STORE).exists():
+            (template / MEMO_STORE).write_bytes((home / MEMO_STORE).read_bytes())
 
 
 def free_port() -> int:
@@ -45,9 +89,10 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextlib.contextmanager
-def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
+def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
     """The API URL to use: PREFECT_API_URL when set, else a local server for the duration
-    (with its web UI at the URL without /api when `ui`)."""
+    (with its web UI at the URL without /api when `ui`). `meanwhile` runs while the server
+    starts (importing Prefect takes seconds too), with PREFECT_API_URL already set."""
     existing = os.environ.get("PREFECT_API_URL")
     if not existing and "prefect" in sys.modules:
         # Prefect already loaded (a test harness, a notebook): its settings may name a server.
@@ -56,10 +101,13 @@ def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
 
         existing = PREFECT_API_URL.value()
     if existing:
+        if meanwhile is not None:
+            meanwhile()
         yield existing
         return
     home = Path(os.environ.get("PREFECT_HOME", default_home))
     home.mkdir(parents=True, exist_ok=True)
+    fresh = not (home / DATABASE).exists() and not _seed_from_template(home)
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     log = home / "server.log"
@@ -80,9 +128,13 @@ def prefect_api(default_home: Path, ui: bool = False) -> Iterator[str]:
         )
     previous_home = os.environ.get("PREFECT_HOME")
     try:
-        _wait_until_healthy(url, process, log)
         os.environ["PREFECT_API_URL"] = url
         os.environ["PREFECT_HOME"] = str(home)
+        if meanwhile is not None:
+            meanwhile()
+        _wait_until_healthy(url, process, log)
+        if fresh:
+            _keep_template(home)
         yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
