@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     is left for the next run."""
     max_bytes: ByteSize = Field(ByteSize(16 * 1024 * 1024), gt=0)
     """Larger files are rejected `too_large` without being read whole; taken again once the limit allows."""
-    batch_size: int = Field(1000, ge=1, le=1_000_000)
+    batch_size: int = Field(2500, ge=1, le=1_000_000)
     """Files per read task and per lake commit: Prefect costs about 17 ms per task run."""
     workers: int = Field(max(1, os.cpu_count() or 1), ge=1, le=256)
     """Batches read in parallel, each in its own process."""
