@@ -7,6 +7,8 @@
 Scenarios, each for newsdrop, the pure-DuckDB-SQL peer and the lean Python peer:
   cold   ingest N drops into an empty warehouse
   noop   run again over the same N (newsdrop: nothing new; the peers redo everything)
+  rebuild  newsdrop rebuild: re-read the N kept drops with the current rules (the peers
+         redo everything from the inbox: they keep no bytes of their own)
   add1k  add 1,000 new drops to the warehouse of N
   only1k the same 1,000 drops into an empty warehouse
 
@@ -39,7 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks.generate import DEFAULT_CORPORA, generate  # noqa: E402
 
 SYSTEMS = ("newsdrop", "duckdb_sql", "lean_python")
-SCENARIOS = ("cold", "noop", "add1k", "only1k")
+SCENARIOS = ("cold", "noop", "rebuild", "add1k", "only1k")
 ADDED = 1000
 
 
@@ -54,7 +56,9 @@ class Measure:
     peak_tree_mb: float
 
 
-def command(system: str, inbox: Path, data: Path) -> list[str]:
+def command(system: str, inbox: Path, data: Path, scenario: str = "cold") -> list[str]:
+    if system == "newsdrop" and scenario == "rebuild":
+        return [sys.executable, "-m", "newsdrop", "rebuild", "--data", str(data)]
     if system == "newsdrop":
         return [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
                 "--settle-seconds", "0"]
@@ -112,6 +116,7 @@ def run_round(count: int, scenarios: list[str], work: Path, corpora: Path | None
         steps = {
             "cold": (base, data, count, sizes["base"]),
             "noop": (base, data, count, sizes["base"]),
+            "rebuild": (base, data, count, sizes["base"]),
             "add1k": (grown, data, ADDED, sizes["extra"]),
             "only1k": (extra, work / f"data-{system}-1k", ADDED, sizes["extra"]),
         }
@@ -119,10 +124,11 @@ def run_round(count: int, scenarios: list[str], work: Path, corpora: Path | None
             inbox, target, drops, megabytes = steps[scenario]
             if scenario == "only1k":
                 shutil.rmtree(target, ignore_errors=True)
-            needed_later = scenario in ("cold", "noop") and "add1k" in scenarios  # add1k grows this warehouse
+            later = {"add1k", "rebuild"} & set(scenarios)
+            needed_later = scenario == "cold" and bool(later)  # they work on this warehouse
             if scenario not in scenarios and not needed_later:
                 continue
-            seconds, peak_one, peak_tree = measure(command(system, inbox, target))
+            seconds, peak_one, peak_tree = measure(command(system, inbox, target, scenario))
             if scenario in scenarios:
                 results.append(Measure(system, scenario, seconds, drops, megabytes, peak_one, peak_tree))
                 print(f"  {system:12s} {scenario:7s} {seconds:8.2f} s  peak {peak_one:6.0f} MB"
@@ -176,7 +182,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder for inboxes and warehouses (default: a temp folder)")
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--served", action="store_true",
+                        help="run newsdrop against one Prefect server started for the whole benchmark (the case "
+                             "of `newsdrop serve`), not a server of its own per command")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.served:
+            from newsdrop.flows.server import prefect_api
+
+            url = stack.enter_context(prefect_api(Path(tempfile.mkdtemp(prefix="newsdrop-bench-prefect-"))))
+            print(f"Prefect server for every newsdrop command: {url}")
+        run_benchmark(args)
+
+
+def run_benchmark(args: argparse.Namespace) -> None:
     scenarios = [name for name in args.scenarios.split(",") if name]
     corpora = args.corpora if args.corpora.is_dir() else None
     work = args.work or Path(tempfile.mkdtemp(prefix="newsdrop-bench-"))
