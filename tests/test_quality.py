@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import DROPS
 from helpers import make_inbox, query
@@ -18,14 +19,19 @@ from helpers import make_inbox, query
 import newsdrop
 from newsdrop.errors import RunFailed
 from newsdrop.warehouse import quality
-from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
-from newsdrop.warehouse.commit import registered, staged_tables
+from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, StagedFile, read_batch
+from newsdrop.warehouse.commit import registered
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome
 
 Tables = dict[str, pa.Table]
+
+
+def staged_tables(files: dict[str, StagedFile]) -> dict[str, pa.Table]:
+    """A batch's staged files read whole, to corrupt them."""
+    return {table: pq.read_table(staged.path) for table, staged in files.items()}
 
 
 def read_fixture_batch(data: Path) -> BatchResult:

@@ -18,14 +18,13 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from newsdrop.errors import QualityCheckFailed
 from newsdrop.warehouse.batch import BatchResult, StagedFile
@@ -51,21 +50,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
-def registered(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> Iterator[None]:
-    """A batch's tables as new_<table>, an empty one for a table without rows."""
+def registered(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedFile | pa.Table]) -> Iterator[None]:
+    """A batch's tables as new_<table>: a staged file as a view (DuckDB scans it where it is:
+    no copy of the batch in this process), an empty table for a table without rows."""
     names = []
     try:
         for table, schema in PER_RUN_TABLES.items():
-            con.register(f"new_{table}", tables.get(table, schema.empty_table()))
-            names.append(f"new_{table}")
+            name = f"new_{table}"
+            rows = tables.get(table, schema.empty_table())
+            if isinstance(rows, StagedFile):
+                con.read_parquet(rows.path).create_view(name, replace=True)
+            else:
+                con.register(name, rows)
+            names.append(name)
         yield
     finally:
         for name in names:
+            con.execute(f"DROP VIEW IF EXISTS {name}")
             con.unregister(name)
-
-
-def staged_tables(files: dict[str, StagedFile]) -> dict[str, pa.Table]:
-    return {table: pq.read_table(staged.path) for table, staged in files.items()}
 
 
 def move_into_lake(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
@@ -112,7 +114,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
-    with registered(con, staged_tables(result.files)):
+    with registered(con, result.files):
         checks = run_checks(con, result.count(FileOutcome.LOADED), result.count(FileOutcome.REJECTED))
     failed = failed_errors(checks)
     if failed:
