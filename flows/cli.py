@@ -146,7 +146,8 @@ def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     from newsdrop.warehouse.layout import DataLayout
 
     try:
-        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows):
+        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows,
+                                                    scheduling=False):
             yield
     except NewsdropError as error:  # the local server did not start
         _fail(error, debug)

@@ -88,11 +88,20 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise NewsdropError(f"the local Prefect server did not answer within {STARTUP_SECONDS} s (see {log})")
 
 
+# Services a server for one `run` or `rebuild` has no use for: they schedule, reschedule,
+# cancel or clean up runs over time. Each wakes on its own loop and costs CPU the readers
+# need. Kept: recording task runs and events, which make the run's history.
+SCHEDULING_SERVICES = ("cancellation_cleanup", "db_vacuum", "event_logger", "foreman", "late_runs", "scheduler",
+                       "pause_expirations", "repossessor", "cleanup_reconciler", "triggers")
+
+
 @contextlib.contextmanager
-def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
+def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], object] | None = None,
+                scheduling: bool = True) -> Iterator[str]:
     """The API URL to use: PREFECT_API_URL when set, else a local server for the duration
-    (with its web UI at the URL without /api when `ui`). `meanwhile` runs while the server
-    starts (importing Prefect takes seconds too), with PREFECT_API_URL already set."""
+    (with its web UI at the URL without /api when `ui`; without the services that schedule
+    runs unless `scheduling`). `meanwhile` runs while the server starts (importing Prefect
+    takes seconds too), with PREFECT_API_URL already set."""
     existing = os.environ.get("PREFECT_API_URL")
     if not existing and "prefect" in sys.modules:
         # Prefect already loaded (a test harness, a notebook): its settings may name a server.
@@ -117,6 +126,8 @@ def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], ob
            # run out of runs between its loops.
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
            "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "20"}
+    if not scheduling:
+        env.update({f"PREFECT_SERVER_SERVICES_{name.upper()}_ENABLED": "false" for name in SCHEDULING_SERVICES})
     with open(log, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
