@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import drop_bytes, load_corpus
 from newsdrop.transforms import keys, lines, read
-from newsdrop.transforms.decode import has_mojibake_hint, utf8_has_mojibake_hint
+from newsdrop.transforms.decode import Decoded, decode, has_mojibake_hint, utf8_has_mojibake_hint
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drops"
 
@@ -122,7 +122,7 @@ def test_the_careful_characters_are_every_character_the_rules_change() -> None:
             continue
         line = f"a{ch}b"
         if reference.clean_line(line) != " ".join(line.split()) and unicodedata_is_nfc(line) \
-                and not lines.needs_care(line):
+                and not (lines.needs_care(line) and lines.needs_care(line, unusual_of(line))):
             missed.append(hex(code))
     assert missed == []
 
@@ -131,18 +131,34 @@ def unicodedata_is_nfc(text: str) -> bool:
     return unicodedata.is_normalized("NFC", text)
 
 
-def test_what_keying_a_body_whole_relies_on_holds_for_every_character() -> None:
-    """clean_body_key keys the body whole: NFKC and casefold make no line break from any
-    character, and casefold makes no whitespace (every code point, not a sample)."""
+def test_what_keying_clean_paragraphs_relies_on_holds_for_every_character() -> None:
+    """clean_body_key keeps a clean paragraph's spacing unless NFKC changed it or an
+    invisible was removed: so casefold must make no whitespace and never drop a
+    character (every code point, not a sample)."""
     for code in range(0x110000):
         if 0xD800 <= code <= 0xDFFF:
             continue
         ch = chr(code)
-        if ch == "\n":
-            continue
-        assert "\n" not in unicodedata.normalize("NFKC", ch) + ch.casefold(), hex(code)
+        folded = ch.casefold()
+        assert folded, hex(code)
         if not ch.isspace():
-            assert not any(c.isspace() for c in ch.casefold()), hex(code)
+            assert not any(c.isspace() for c in folded), hex(code)
+
+
+def unusual_of(text: str) -> str:
+    """What decode's hint should be, worked out character by character."""
+    return "".join(ch for ch in text if not (" " <= ch <= "~" or ch == "\n"))
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(texts())
+def test_utf8_texts_read_as_the_reference_reads_them(text: str) -> None:
+    """Strict UTF-8 is where decode hands lines its hint of unusual characters."""
+    raw = text.encode("utf-8", "surrogatepass")
+    assert_same(raw)
+    decoded = decode(raw)
+    if isinstance(decoded, Decoded) and decoded.unusual is not None:
+        assert decoded.unusual == unusual_of(decoded.text)
 
 
 def test_byte_order_marks_are_read_as_the_reference_reads_them() -> None:
