@@ -108,11 +108,11 @@ def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Pr
     def submit(spec: BatchSpec, candidates: list[Candidate], settings: Settings, pool: Executor | None) -> _ReadTask:
         return _ReadTask(read_batch_task.submit(spec.part, Sealed((spec, candidates)), settings, pool))
 
-    def completed(pending: list[_ReadTask]) -> Iterator[_ReadTask]:
+    def first_done(pending: list[_ReadTask]) -> _ReadTask:
         by_future = {task.future: task for task in pending}
-        return (by_future[future] for future in as_completed(list(by_future)))
+        return by_future[next(as_completed(list(by_future)))]
 
-    return pipeline.in_completion_order(batches, settings, progress, submit, completed)  # type: ignore[arg-type]
+    return pipeline.in_completion_order(batches, settings, progress, submit, first_done)  # type: ignore[arg-type]
 
 
 AS_TASKS = Steps(
