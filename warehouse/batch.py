@@ -30,11 +30,14 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 COMPRESSION = "zstd"
 
 
+NO_SHAS: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     listed: Listed
-    known_shas: frozenset[str] = frozenset()
-    source: Path | None = None  # where the bytes are when not in the inbox (rebuild: the raw store)
+    known_shas: frozenset[str] = NO_SHAS
+    source: str | None = None  # where the bytes are when not in the inbox (rebuild: the raw store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,7 @@ def fetch(layout: DataLayout, candidate: Candidate, path: str, max_bytes: int) -
     except FileNotFoundError:
         if candidate.source is None:
             return SkipReason.VANISHED
-        if candidate.source.name != EMPTY_SHA256:
+        if os.path.basename(candidate.source) != EMPTY_SHA256:
             # Kept bytes that are gone: a damaged raw store, not a reject to record.
             raise RunFailed(f"the raw bytes of {listed.name} are missing from {candidate.source}: "
                                 "restore DATA/raw from a backup before rebuilding") from None
@@ -130,7 +133,7 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
     for candidate in candidates:
         listed = candidate.listed
         # Strings, not pathlib: this loop runs once per drop.
-        path = str(candidate.source) if candidate.source else os.path.join(inbox or ".", listed.name)
+        path = candidate.source or os.path.join(inbox or ".", listed.name)
         if (candidate.source is None and os.path.islink(path)
                 and os.path.dirname(os.path.realpath(path)) != inbox_real):
             # Checked again at read time: the link may have been swapped since the listing.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsdrop.warehouse.batch import Candidate
+from newsdrop.warehouse.batch import NO_SHAS, Candidate
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.inbox import list_inbox
 from newsdrop.warehouse.ledger import Ledger
@@ -31,7 +31,8 @@ def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int
     known = ledger.known_listing(max_bytes)
     fresh = [item for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known]
     shas = ledger.shas_by_name(item.name for item in fresh)
-    candidates = [Candidate(item, frozenset(shas.get(item.name, ()))) for item in fresh]
+    # One shared empty set: an empty frozenset of its own costs 216 bytes, 65 MB at 300k files.
+    candidates = [Candidate(item, frozenset(shas[item.name]) if item.name in shas else NO_SHAS) for item in fresh]
     batches = [candidates[start : start + batch_size] for start in range(0, len(candidates), batch_size)]
     checkpoint("discovered")
     return Plan(seen=len(listing.drops) + len(listing.refused), batches=batches,
