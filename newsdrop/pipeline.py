@@ -11,8 +11,8 @@ directly (newsdrop.ingest, newsdrop.rebuild) or as a Prefect task
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import itertools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
@@ -75,18 +75,21 @@ FirstDone = Callable[[list[Pending]], Pending]
 def in_completion_order(batches: list[Batch], settings: Settings, progress: Progress, submit: Submit,
                         first_done: FirstDone) -> Iterator[BatchResult]:
     """Every batch's result as soon as it is read; a failed batch fails the run at once, not
-    after the others. Two batches per worker are in flight: a reader always has the next
-    one while the writer commits, and a committed batch's result is let go (submitting
-    them all at once kept every result until the run's end: 700 MB at 300k drops). How a
-    batch is submitted, and how one is awaited, is the caller's (plain, or Prefect tasks)."""
+    after the others. It takes the list of batches over (and empties it). Two batches per
+    worker are in flight: a reader always has the next one while the writer commits, and a
+    committed batch's result is let go (submitting them all at once kept every result until
+    the run's end: 700 MB at 300k drops). How a batch is submitted, and how one is awaited,
+    is the caller's (plain, or Prefect tasks)."""
     files = sum(len(candidates) for _spec, candidates in batches)
     with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
-        waiting = iter(batches)
+        waiting = collections.deque(batches)
+        batches.clear()  # taken over: each batch's candidates go once it is handed out
         in_flight: dict[Pending, int] = {}
         window = 1 if pool is None else 2 * settings.workers
 
         def top_up() -> None:
-            for spec, candidates in itertools.islice(waiting, max(window - len(in_flight), 0)):
+            while waiting and len(in_flight) < window:
+                spec, candidates = waiting.popleft()
                 in_flight[submit(spec, candidates, settings, pool)] = len(candidates)
 
         top_up()
@@ -176,6 +179,7 @@ def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_
         plan = call.discover(run, settings)
         batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
                    for part, candidates in enumerate(plan.batches)]
+        plan.batches.clear()  # the batches are handed out, and let go, one by one
         outcome = Outcome()
         for result in call.read_batches(batches, settings, progress):
             outcome.add(result, call.commit(run, result))

@@ -14,14 +14,11 @@ from newsdrop.warehouse.ledger import Ledger
 @dataclass
 class Plan:
     seen: int
+    new: int  # counted once: the run hands its batches out and lets each go once read
     batches: list[list[Candidate]]
     unchanged: int
     settling: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def new(self) -> int:
-        return sum(len(batch) for batch in self.batches)
 
 
 def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int, max_bytes: int) -> Plan:
@@ -35,5 +32,5 @@ def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int
     candidates = [Candidate(item, frozenset(shas[item.name]) if item.name in shas else NO_SHAS) for item in fresh]
     batches = [candidates[start : start + batch_size] for start in range(0, len(candidates), batch_size)]
     checkpoint("discovered")
-    return Plan(seen=len(listing.drops) + len(listing.refused), batches=batches,
+    return Plan(seen=len(listing.drops) + len(listing.refused), new=len(candidates), batches=batches,
                 unchanged=len(listing.drops) - len(fresh), settling=listing.settling, refused=listing.refused)
