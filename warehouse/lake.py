@@ -25,7 +25,7 @@ from newsdrop.warehouse.schema import (
 
 LAKE = "lake"
 EXTENSIONS = ("sqlite_scanner", "ducklake")
-MEMORY_LIMIT = "128MB"  # DuckDB would take 80% of RAM; spilling keeps a run's memory flat
+MEMORY_LIMIT = "256MB"  # DuckDB would take 80% of RAM; spilling keeps a run's memory flat
 BUSY_TIMEOUT_MS = 30_000
 
 
