@@ -14,7 +14,6 @@ Reads a generated inbox into memory once, then times, single process, medians of
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -24,12 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import DEFAULT_CORPORA, generate
+from benchmarks.peers.lean_python import split_drop
 from newsdrop.transforms import keys, read
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import reference_reader  # the frozen reader lives with the tests
-
-_GAP = re.compile(r"\n[ \t]*\n[ \t]*\n")
 
 
 def read_with_keys(read_drop: Any, headline_id: Any, body_key: Any) -> Callable[[bytes], object]:
@@ -39,19 +37,6 @@ def read_with_keys(read_drop: Any, headline_id: Any, body_key: Any) -> Callable[
             return ([headline_id(text) for text in reading.headlines], body_key(reading.paragraphs))
         return reading
     return one
-
-
-def lean_split(raw: bytes) -> object:
-    """The lean peer's per-drop work (benchmarks/peers/lean_python.py)."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252", errors="replace")
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    gaps = list(_GAP.finditer(text))
-    body, listing = (text[: gaps[-1].start()], text[gaps[-1].end():]) if gaps else (text, "")
-    return ("\n".join(line.strip() for line in body.split("\n") if line.strip()),
-            [line.strip() for line in listing.split("\n") if line.strip()])
 
 
 def per_drop(function: Callable[[bytes], object], drops: list[bytes], rounds: int) -> float:
@@ -84,7 +69,7 @@ def main() -> None:
     newsdrop = read_with_keys(read.read_drop, keys.headline_id, keys.clean_body_key)
     reference = read_with_keys(reference_reader.read_drop, reference_reader.headline_id, reference_reader.body_key)
     for name, function in (("newsdrop reader + keys", newsdrop), ("reference reader + keys", reference),
-                           ("lean split", lean_split)):
+                           ("lean split", split_drop)):
         print(f"{name:<26} {per_drop(function, drops, args.rounds):8.1f} µs/drop")
 
 

@@ -20,6 +20,19 @@ import pyarrow.parquet as pq
 GAP = re.compile(r"\n[ \t]*\n[ \t]*\n")
 
 
+def split_drop(raw: bytes) -> tuple[str, list[str]]:
+    """(body, headlines) of one drop: decode, split at the last gap. The peer's whole reading."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    gaps = list(GAP.finditer(text))
+    body, listing = (text[: gaps[-1].start()], text[gaps[-1].end() :]) if gaps else (text, "")
+    return ("\n".join(line.strip() for line in body.split("\n") if line.strip()),
+            [line.strip() for line in listing.split("\n") if line.strip()])
+
+
 def run(inbox: Path, data: Path) -> None:
     data.mkdir(parents=True, exist_ok=True)
     names, bodies, head_names, head_pos, head_text = [], [], [], [], []
@@ -28,23 +41,13 @@ def run(inbox: Path, data: Path) -> None:
             if not entry.name.endswith(".txt"):
                 continue
             with open(entry.path, "rb") as handle:
-                raw = handle.read()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1252", errors="replace")
-            text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-            gaps = list(GAP.finditer(text))
-            body, listing = (text[: gaps[-1].start()], text[gaps[-1].end() :]) if gaps else (text, "")
+                body, headlines = split_drop(handle.read())
             names.append(entry.name)
-            bodies.append("\n".join(line.strip() for line in body.split("\n") if line.strip()))
-            position = 0
-            for line in listing.split("\n"):
-                if line.strip():
-                    position += 1
-                    head_names.append(entry.name)
-                    head_pos.append(position)
-                    head_text.append(line.strip())
+            bodies.append(body)
+            for position, headline in enumerate(headlines, start=1):
+                head_names.append(entry.name)
+                head_pos.append(position)
+                head_text.append(headline)
     parquet = data / "parquet"
     parquet.mkdir(exist_ok=True)
     pq.write_table(pa.table({"file_name": names, "body": bodies}), parquet / "articles.parquet", compression="zstd")
