@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsdrop.errors import NewsdropError, RunFailed
 from newsdrop.pipeline import run_ingest, run_rebuild
+from newsdrop.readers import refuse_unguarded_script
 from newsdrop.settings import load_settings
 from newsdrop.summary import RunSummary
 
@@ -28,6 +29,7 @@ PathLike = str | Path
 
 
 def _run(run: Any, settings: Any) -> RunSummary:
+    refuse_unguarded_script()
     try:
         return run(settings)  # type: ignore[no-any-return]
     except NewsdropError:

@@ -15,6 +15,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from newsdrop.errors import RunFailed
 
 _PR_SET_PDEATHSIG = 1
 # Loaded here, in the parent: a forked child (a server's preexec_fn) then only calls prctl.
@@ -32,6 +35,20 @@ def set_parent_death_signal() -> None:
 
 def _ready() -> None:
     """A no-op: submitting one per worker starts them all."""
+
+
+# Reader processes are spawned: each imports the main script again. A script that calls
+# newsdrop at its top level would start a run in every reader.
+UNGUARDED_SCRIPT = ("a script that calls newsdrop must do so under `if __name__ == \"__main__\":` "
+                    "(its reader processes import the script again)")
+
+
+def refuse_unguarded_script() -> None:
+    """In a reader process that is importing the user's script: stop at once, in one line."""
+    # spawn runs the script again under the name __mp_main__, and only then makes it __main__.
+    again = sys.modules.get("__mp_main__")
+    if again is not None and again is not sys.modules.get("__main__"):
+        raise SystemExit(f"newsdrop: {UNGUARDED_SCRIPT}")
 
 
 @contextlib.contextmanager
@@ -55,6 +72,8 @@ def reader_pool(workers: int, batches: int) -> Iterator[Executor | None]:
             try:
                 for future in [pool.submit(_ready) for _ in range(workers)]:
                     future.result()
+            except BrokenProcessPool as broken:
+                raise RunFailed(f"the reader processes could not start; {UNGUARDED_SCRIPT}") from broken
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         yield pool

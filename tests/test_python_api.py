@@ -205,3 +205,21 @@ print(summary.loaded, len(leaked))
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(expected_counts()[0]), "0"]
+
+
+def test_a_script_without_the_main_guard_is_told_so_in_one_line(tmp_path: Path) -> None:
+    """Reader processes are spawned and import the script again: without the guard each
+    would start a run of its own. Each stops at once with one line, and the run fails
+    saying why."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"import newsdrop\nnewsdrop.ingest({str(DROPS)!r}, {str(tmp_path / 'data')!r}, "
+                      "settle_seconds=0, batch_size=5, workers=2)\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("NEWSDROP_")}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 1
+    guard = 'a script that calls newsdrop must do so under `if __name__ == "__main__":`'
+    assert done.stderr.count(f"newsdrop: {guard}") == 2, done.stderr  # one line from each reader
+    assert done.stderr.rstrip().endswith(f"RunFailed: the reader processes could not start; {guard} "
+                                         "(its reader processes import the script again)"), done.stderr
+    assert "RunInProgress" not in done.stderr
