@@ -219,7 +219,8 @@ def test_a_script_without_the_main_guard_is_told_so_in_one_line(tmp_path: Path) 
                           cwd=tmp_path)
     assert done.returncode == 1
     guard = 'a script that calls newsdrop must do so under `if __name__ == "__main__":`'
-    assert done.stderr.count(f"newsdrop: {guard}") == 2, done.stderr  # one line from each reader
+    # One line from a reader (the first to stop breaks the pool, which may end the other first).
+    assert done.stderr.count(f"newsdrop: {guard}") in (1, 2), done.stderr
     assert done.stderr.rstrip().endswith(f"RunFailed: the reader processes could not start; {guard} "
                                          "(its reader processes import the script again)"), done.stderr
     assert "RunInProgress" not in done.stderr
