@@ -124,9 +124,15 @@ def _interrupted(debug: bool) -> None:
 
     if received and not debug:
         signum = received[0]
-        typer.echo(f"newsdrop: interrupted ({signum.name}); the batches it committed are kept, "
-                   "the next run takes up the rest", err=True)
+        typer.echo(f"newsdrop: interrupted ({signum.name}); {_what_stays[-1]}", err=True)
         raise typer.Exit(EXIT_CODE[signum])
+
+
+# What a stopped command leaves, for its one line: a run keeps its committed batches; a
+# rebuild commits all or nothing.
+RUN_STAYS = "the batches it committed are kept, the next run takes up the rest"
+REBUILD_STAYS = "a rebuild commits all or nothing: the warehouse is as it was before it"
+_what_stays = [RUN_STAYS]
 
 
 def _import_flows() -> None:
@@ -135,7 +141,7 @@ def _import_flows() -> None:
 
 
 @contextlib.contextmanager
-def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
+def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Iterator[None]:
     """One rule for Prefect's history: the server at PREFECT_API_URL when set, else a local
     server for this command only, its database in DATA/_state/prefect (PREFECT_HOME wins).
     It runs in its own session, so Ctrl-C reaches this process first, and is stopped
@@ -145,6 +151,7 @@ def _prefect_for(settings: Any, debug: bool) -> Iterator[None]:
     from newsdrop.flows.signals import received, stopping_on_signals
     from newsdrop.warehouse.layout import DataLayout
 
+    _what_stays.append(what_stays)
     try:
         with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows,
                                                     scheduling=False):
@@ -249,7 +256,7 @@ def rebuild(
     settings = _settings(debug, data=data, workers=workers)
     _preflight(settings, debug, inbox_needed=False)
     _quiet_prefect(verbose, debug)
-    with _prefect_for(settings, debug):
+    with _prefect_for(settings, debug, REBUILD_STAYS):
         from newsdrop.flows.ingest import rebuild as rebuild_flow
 
         timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)

@@ -21,8 +21,12 @@ _armed: list[bool] = []  # set while a command stops on signals (not when a user
 
 
 def _stop(signum: int, _frame: Any) -> None:
+    stopping = bool(received)
     received.append(signal.Signals(signum))
-    raise KeyboardInterrupt
+    if not stopping:
+        # Once: a second signal would break the stop's own clean-up (the readers end their
+        # batches in a second or two) with a traceback.
+        raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

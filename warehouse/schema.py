@@ -24,7 +24,7 @@ class RunKind(StrEnum):
 class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"  # the process died; found and recorded by the next run
+    INTERRUPTED = "interrupted"  # stopped by Ctrl-C or SIGTERM, or the process died (recorded by the next run)
 
 
 class FileOutcome(StrEnum):
