@@ -45,11 +45,22 @@ def _copy_database(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
+def _is_migrated(database: Path) -> bool:
+    """A Prefect database that its migrations have made (an empty or broken file is not)."""
+    if not database.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as con:
+            return bool(con.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,))
+    except sqlite3.Error:
+        return False
+
+
 def _seed_from_template(home: Path) -> bool:
     """Give a new PREFECT_HOME the cached fresh database; False when there is none yet."""
     template = template_folder()
-    if (home / DATABASE).exists() or not (template / DATABASE).exists():
-        return False
+    if (home / DATABASE).exists() or not _is_migrated(template / DATABASE):
+        return False  # the server makes one, and the first start keeps it as the template
     try:
         _copy_database(template / DATABASE, home / DATABASE)
         if (template / MEMO_STORE).exists():
