@@ -74,13 +74,13 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
 
 
 def _fail(error: BaseException, debug: bool) -> None:
-    from newsdrop.errors import RunInProgress
+    from newsdrop.errors import RunInProgress, timed_out
 
     _interrupted(debug)
     if debug:
         raise error
     message = (str(error) or type(error).__name__).splitlines()[0]
-    if isinstance(error, TimeoutError):
+    if timed_out(error):
         message = f"the run exceeded its timeout (NEWSDROP_RUN_TIMEOUT_SECONDS, serve --timeout): {message}"
     typer.echo(f"newsdrop: {message}", err=True)
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)

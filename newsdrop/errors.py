@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -24,3 +26,27 @@ class QualityCheckFailed(RunFailed):
         super().__init__(message)
         self.checks = checks or []
         self.part = part
+
+
+def _error_chain(error: BaseException | None) -> Iterator[BaseException]:
+    """The error and those it was raised from or while handling (a few levels)."""
+    for _ in range(10):
+        if error is None:
+            return
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def stopped_by_signal(error: BaseException) -> bool:
+    """Ctrl-C or SIGTERM, whatever it became on its way out: the CLI raises KeyboardInterrupt
+    (DuckDB turns one that lands in a query into RuntimeError("Query interrupted") raised from
+    it), Prefect's SIGTERM handler raises TerminationSignal, and its task engine can raise
+    another error while handling that."""
+    return any(isinstance(cause, KeyboardInterrupt) or type(cause).__name__ == "TerminationSignal"
+               for cause in _error_chain(error))
+
+
+def timed_out(error: BaseException) -> bool:
+    """Prefect's flow timeout (TimeoutError, or CancelledError), also where it landed in a
+    DuckDB query and came out as RuntimeError("Query interrupted")."""
+    return any(isinstance(cause, TimeoutError | asyncio.CancelledError) for cause in _error_chain(error))

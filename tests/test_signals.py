@@ -19,6 +19,7 @@ import pytest
 from helpers import query
 
 from benchmarks.generate import generate
+from newsdrop.errors import stopped_by_signal, timed_out
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -91,3 +92,25 @@ def test_a_finished_run_leaves_no_process_behind(tmp_path: Path) -> None:
     _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert left_behind(process.pid, data) == []
+
+
+def raised_from(cause: BaseException) -> BaseException:
+    """What DuckDB raises when a signal handler's error lands in a query (measured with
+    SIGALRM: RuntimeError("Query interrupted"), raised from the handler's error)."""
+    try:
+        try:
+            raise cause
+        except BaseException as error:
+            raise RuntimeError("Query interrupted") from error
+    except RuntimeError as outer:
+        return outer
+
+
+@pytest.mark.timeout(10)
+def test_a_stop_and_a_timeout_are_told_apart_wherever_they_landed() -> None:
+    assert stopped_by_signal(KeyboardInterrupt()) and not timed_out(KeyboardInterrupt())
+    assert stopped_by_signal(raised_from(KeyboardInterrupt()))
+    assert not timed_out(raised_from(KeyboardInterrupt()))
+    assert timed_out(raised_from(TimeoutError("flow timed out")))
+    assert not stopped_by_signal(raised_from(TimeoutError("flow timed out")))
+    assert not stopped_by_signal(ValueError("a bug")) and not timed_out(ValueError("a bug"))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from datetime import UTC, datetime
 
 import duckdb
 
-from newsdrop.errors import QualityCheckFailed
+from newsdrop.errors import QualityCheckFailed, stopped_by_signal, timed_out
 from newsdrop.warehouse.commit import checks_table, insert, label_commit, transaction
 from newsdrop.warehouse.lake import LAKE, current_snapshot
 from newsdrop.warehouse.ledger import Ledger
@@ -44,20 +43,6 @@ def record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, start
     return snapshot
 
 
-def stopped_by_signal(error: BaseException | None) -> bool:
-    """Ctrl-C or SIGTERM, whatever it became on its way out: the CLI raises KeyboardInterrupt,
-    DuckDB makes one that lands in a query its InterruptException, Prefect's SIGTERM handler
-    raises TerminationSignal, and its task engine can raise another error while handling it."""
-    for _ in range(10):  # the chain of errors raised while handling one another
-        if error is None:
-            return False
-        if isinstance(error, KeyboardInterrupt | duckdb.InterruptException) or \
-                type(error).__name__ == "TerminationSignal":
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def record_failure(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, started_at: datetime,
                    error: BaseException) -> None:
     part, checks = None, None
@@ -65,7 +50,7 @@ def record_failure(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, s
         part, checks = error.part, error.checks
     message = (str(error) or type(error).__name__).splitlines()[0]
     status, error_text = RunStatus.FAILED, f"{type(error).__name__}: {message}"
-    if isinstance(error, TimeoutError | asyncio.CancelledError):  # how Prefect stops a flow at its timeout
+    if timed_out(error):
         error_text = f"{type(error).__name__}: the run was stopped (timeout or cancellation): {message}"
     elif stopped_by_signal(error):
         status, error_text = RunStatus.INTERRUPTED, "stopped by a signal (Ctrl-C or SIGTERM)"
