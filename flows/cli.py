@@ -124,12 +124,12 @@ def _interrupted(debug: bool) -> None:
 
     if received and not debug:
         signum = received[0]
-        typer.echo(f"newsdrop: interrupted ({signum.name}); {_what_stays[-1]}", err=True)
+        typer.echo(f"newsdrop: interrupted ({signum.name}); {_what_stays[0]}", err=True)
         raise typer.Exit(EXIT_CODE[signum])
 
 
-# What a stopped command leaves, for its one line: a run keeps its committed batches; a
-# rebuild commits all or nothing.
+# What a stopped command leaves, for its one line (set by the command that is running): a
+# run keeps its committed batches; a rebuild commits all or nothing.
 RUN_STAYS = "the batches it committed are kept, the next run takes up the rest"
 REBUILD_STAYS = "a rebuild commits all or nothing: the warehouse is as it was before it"
 _what_stays = [RUN_STAYS]
@@ -151,7 +151,7 @@ def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Ite
     from newsdrop.flows.signals import received, stopping_on_signals
     from newsdrop.warehouse.layout import DataLayout
 
-    _what_stays.append(what_stays)
+    _what_stays[0] = what_stays
     try:
         with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows,
                                                     scheduling=False):

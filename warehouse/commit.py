@@ -53,20 +53,22 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def registered(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedFile | pa.Table]) -> Iterator[None]:
     """A batch's tables as new_<table>: a staged file as a view (DuckDB scans it where it is:
     no copy of the batch in this process), an empty table for a table without rows."""
-    names = []
+    views, registered_tables = [], []
     try:
         for table, schema in PER_RUN_TABLES.items():
             name = f"new_{table}"
-            rows = tables.get(table, schema.empty_table())
+            rows = tables.get(table)
             if isinstance(rows, StagedFile):
                 con.read_parquet(rows.path).create_view(name, replace=True)
+                views.append(name)
             else:
-                con.register(name, rows)
-            names.append(name)
+                con.register(name, schema.empty_table() if rows is None else rows)
+                registered_tables.append(name)
         yield
     finally:
-        for name in names:
+        for name in views:
             con.execute(f"DROP VIEW IF EXISTS {name}")
+        for name in registered_tables:
             con.unregister(name)
 
 
