@@ -34,22 +34,32 @@ EXIT_BUSY = 3
 app = typer.Typer(
     help="Ingest news text drops into a DuckLake warehouse (Parquet + a SQLite catalog).\n\n"
     "Settings also come from NEWSDROP_* environment variables (NEWSDROP_INBOX, NEWSDROP_DATA, "
-    "NEWSDROP_SETTLE_SECONDS, NEWSDROP_MAX_BYTES, NEWSDROP_BATCH_SIZE, NEWSDROP_WORKERS, "
-    "NEWSDROP_LOCK_WAIT_SECONDS, NEWSDROP_RUN_TIMEOUT_SECONDS) and a newsdrop.toml file.",
+    "NEWSDROP_CATALOG, NEWSDROP_DASK, NEWSDROP_SETTLE_SECONDS, NEWSDROP_MAX_BYTES, NEWSDROP_BATCH_SIZE, "
+    "NEWSDROP_WORKERS, NEWSDROP_LOCK_WAIT_SECONDS, NEWSDROP_RUN_TIMEOUT_SECONDS) and a newsdrop.toml file.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 InboxOption = Annotated[
-    Path | None,
-    typer.Option("--inbox", help="Folder of drops (read-only to newsdrop). Default: NEWSDROP_INBOX or the "
-                 "config file; there is no default inbox.", file_okay=False),
+    str | None,
+    typer.Option("--inbox", help="Folder (or s3:// URL) of drops, read-only to newsdrop. Default: NEWSDROP_INBOX "
+                 "or the config file; there is no default inbox."),
 ]
 DataOption = Annotated[
-    Path | None,
-    typer.Option("--data", help="Warehouse folder: catalog.sqlite, lake/, raw/. Default: NEWSDROP_DATA, the "
-                 "config file, or ./data.", file_okay=False),
+    str | None,
+    typer.Option("--data", help="Warehouse folder (catalog.sqlite, lake/, raw/), or an s3:// URL for lake/ and "
+                 "raw/. Default: NEWSDROP_DATA, the config file, or ./data."),
+]
+CatalogOption = Annotated[
+    str | None,
+    typer.Option("--catalog", help='DuckLake catalog: sqlite (DATA/catalog.sqlite, the default) or "postgres:dbname=.. '
+                 'host=.. user=.." (password from PGPASSWORD or ~/.pgpass). Default: NEWSDROP_CATALOG.'),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option("--dask", help="Read batches on this Dask scheduler (tcp://HOST:8786) through prefect-dask; the "
+                 "commits stay here. Default: NEWSDROP_DASK, else local processes."),
 ]
 WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
 AtOption = Annotated[
@@ -100,18 +110,22 @@ def _settings(debug: bool, **options: Any) -> Any:
 def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
     """What needs no Prefect is checked before it starts: the inbox, the data folder, the lock."""
     from newsdrop.errors import NewsdropError, RunInProgress
-    from newsdrop.settings import require_inbox
-    from newsdrop.warehouse.layout import DataLayout
+    from newsdrop.settings import data_layout, require_inbox
     from newsdrop.warehouse.lock import lock_is_held
     from newsdrop.warehouse.runs import refuse_legacy
 
-    layout = DataLayout(settings.data)
     try:
+        layout = data_layout(settings)
         if inbox_needed:
             require_inbox(settings)
             refuse_legacy(layout)
-        if settings.lock_wait_seconds == 0 and lock_is_held(layout.lock):
-            raise RunInProgress("another newsdrop run is in progress on this data folder; "
+        if settings.dask:
+            from newsdrop.readers import dask_threads
+
+            dask_threads(settings.dask)  # reachable, and prefect-dask installed
+        if settings.lock_wait_seconds == 0 and lock_is_held(layout):
+            where = "catalog" if layout.catalog_spec.shared else "data folder"
+            raise RunInProgress(f"another newsdrop run is in progress on this {where}; "
                                 "try again later, or pass --wait SECONDS")
     except (NewsdropError, OSError) as error:
         _fail(error, debug)
@@ -149,11 +163,11 @@ def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Ite
     from newsdrop.errors import NewsdropError
     from newsdrop.flows.server import prefect_api
     from newsdrop.flows.signals import received, stopping_on_signals
-    from newsdrop.warehouse.layout import DataLayout
+    from newsdrop.settings import data_layout
 
     _what_stays[0] = what_stays
     try:
-        with stopping_on_signals(), prefect_api(DataLayout(settings.data).prefect_home, meanwhile=_import_flows,
+        with stopping_on_signals(), prefect_api(data_layout(settings).prefect_home, meanwhile=_import_flows,
                                                     scheduling=False):
             yield
     except NewsdropError as error:  # the local server did not start
@@ -187,6 +201,8 @@ def _outcome(state: Any, debug: bool) -> Any:
 def run(
     inbox: InboxOption = None,
     data: DataOption = None,
+    catalog: CatalogOption = None,
+    dask: DaskOption = None,
     settle_seconds: Annotated[
         float | None,
         typer.Option(help="Look again at files modified less than SECONDS ago after SECONDS; leave those still "
@@ -209,37 +225,42 @@ def run(
     succeeded (even with rejects), 1 when it failed, 3 when another run holds
     the data folder.
 
-    Example:
+    Examples:
 
         newsdrop run --inbox /srv/drops --data /srv/newsdrop
 
         newsdrop run --sample          # the bundled sample drops into ./data
+
+        newsdrop run --inbox s3://news/inbox/ --data s3://news/lake/ \\
+            --catalog "postgres:dbname=news host=db user=newsdrop" --dask tcp://scheduler:8786
     """
     if sample:
         from newsdrop.settings import SAMPLE_INBOX
 
         if inbox is not None:
             _fail(ValueError("give either --inbox or --sample, not both"), debug)
-        inbox = SAMPLE_INBOX
+        inbox = str(SAMPLE_INBOX)
     settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
-                         lock_wait_seconds=wait, run_timeout_seconds=timeout)
+                         lock_wait_seconds=wait, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
     _preflight(settings, debug, inbox_needed=True)
     _quiet_prefect(verbose, debug)
     with _prefect_for(settings, debug):
         from newsdrop.flows.ingest import ingest
 
         timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
-        summary = _outcome(timed(inbox=_str(inbox), data=_str(data), settle_seconds=settle_seconds,
+        summary = _outcome(timed(inbox=inbox, data=data, settle_seconds=settle_seconds,
                                  workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
-                                 return_state=True), debug)
+                                 catalog=catalog, dask=dask, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
-    _print_next_steps(Path(summary.data))
+    _print_next_steps(summary.data, settings.catalog)
 
 
 @app.command()
 def rebuild(
     data: DataOption = None,
+    catalog: CatalogOption = None,
+    dask: DaskOption = None,
     workers: WorkersOption = None,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
@@ -253,14 +274,14 @@ def rebuild(
 
         newsdrop rebuild --data /srv/newsdrop
     """
-    settings = _settings(debug, data=data, workers=workers)
+    settings = _settings(debug, data=data, workers=workers, catalog=catalog, dask=dask)
     _preflight(settings, debug, inbox_needed=False)
     _quiet_prefect(verbose, debug)
     with _prefect_for(settings, debug, REBUILD_STAYS):
         from newsdrop.flows.ingest import rebuild as rebuild_flow
 
         timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
-        summary = _outcome(timed(data=_str(data), workers=workers, return_state=True), debug)
+        summary = _outcome(timed(data=data, workers=workers, catalog=catalog, dask=dask, return_state=True), debug)
     for line in summary.lines():
         typer.echo(line)
 
@@ -269,6 +290,8 @@ def rebuild(
 def serve(
     inbox: InboxOption = None,
     data: DataOption = None,
+    catalog: CatalogOption = None,
+    dask: DaskOption = None,
     every: Annotated[float | None, typer.Option(help="Run every SECONDS.")] = None,
     cron: Annotated[str | None, typer.Option(help='Run on a cron schedule, e.g. "*/5 * * * *" (UTC).')] = None,
     timeout: TimeoutOption = None,
@@ -303,7 +326,7 @@ def serve(
             CronSim(cron, datetime.now())
         except CronSimError as error:
             _fail(ValueError(f"--cron {cron!r} is not a cron expression ({error}); e.g. \"*/5 * * * *\""), debug)
-    settings = _settings(debug, inbox=inbox, data=data, run_timeout_seconds=timeout)
+    settings = _settings(debug, inbox=inbox, data=data, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
     _preflight(settings, debug, inbox_needed=True)
     _quiet_prefect(verbose, debug)
     if every is not None:
@@ -312,9 +335,9 @@ def serve(
     local = not os.environ.get("PREFECT_API_URL")
     try:
         from newsdrop.flows.server import prefect_api
-        from newsdrop.warehouse.layout import DataLayout
+        from newsdrop.settings import data_layout
 
-        with prefect_api(DataLayout(settings.data).prefect_home, ui=ui) as api_url:
+        with prefect_api(data_layout(settings).prefect_home, ui=ui) as api_url:
             from newsdrop.flows.schedule import serve_ingest
 
             typer.echo(f"newsdrop: serving {settings.inbox} -> {settings.data} "
@@ -334,6 +357,7 @@ def serve(
 def status(
     data: DataOption = None,
     inbox: InboxOption = None,
+    catalog: CatalogOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")] = False,
 ) -> None:
     """Show the last run, the backlog, totals per table, the last run's rejects and freshness.
@@ -345,11 +369,12 @@ def status(
 
         newsdrop status --data /srv/newsdrop --json | jq .last_run.status
     """
+    from newsdrop.settings import data_layout
     from newsdrop.warehouse.status import status_lines, warehouse_status
 
-    settings = _settings(False, data=data, inbox=inbox)
+    settings = _settings(False, data=data, inbox=inbox, catalog=catalog)
     try:
-        report = warehouse_status(settings.data, settings.inbox, settings.max_bytes)
+        report = warehouse_status(data_layout(settings), settings.inbox, settings.max_bytes)
     except Exception as error:
         _fail(error, debug=False)
         return
@@ -372,6 +397,7 @@ def sql(
     data: DataOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
     at: AtOption = None,
+    catalog: CatalogOption = None,
 ) -> None:
     """Run read-only queries on the warehouse: SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN.
 
@@ -385,6 +411,8 @@ def sql(
         newsdrop sql --format csv "FROM daily_ingest" > daily.csv
 
         newsdrop sql --format json "SELECT reason, count(*) AS n FROM rejected_drops GROUP BY reason"
+
+        newsdrop sql --data s3://news/lake/ --catalog "postgres:dbname=news host=db" "SELECT count(*) FROM articles"
     """
     import duckdb
 
@@ -395,7 +423,7 @@ def sql(
     results = []
     try:
         statements = query_statements(query)
-        with connect(data, at=at) as con:
+        with connect(data, at=at, catalog=catalog) as con:
             for statement in statements:
                 cursor = con.execute(statement)
                 results.append(([column[0] for column in cursor.description or []], cursor.fetchall()))
@@ -430,10 +458,6 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputF
         typer.echo(f"{len(rows)} row(s)")
 
 
-def _str(path: Path | None) -> str | None:
-    return None if path is None else str(path)
-
-
 def _invocation() -> str:
     """How to call newsdrop again from here: `newsdrop` when that is what PATH finds,
     else the path or module the user ran."""
@@ -449,10 +473,14 @@ def _invocation() -> str:
     return shlex.quote(sys.argv[0])
 
 
-def _print_next_steps(data: Path) -> None:
+def _print_next_steps(data: str, catalog: str) -> None:
     import shlex
 
-    data_option = "" if data == Path("data") else f" --data {shlex.quote(str(data))}"
+    from newsdrop.warehouse.catalog import SQLITE
+    from newsdrop.warehouse.storage import is_s3
+
+    data_option = "" if not is_s3(data) and Path(data) == Path("data") else f" --data {shlex.quote(data)}"
+    data_option += "" if catalog == SQLITE else f" --catalog {shlex.quote(catalog)}"
     example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
     typer.echo(f"query it:  {_invocation()} sql{data_option} {shlex.quote(example)}")
     typer.echo(f"       or: {_invocation()} shell{data_option}   (the DuckDB shell, "
@@ -460,7 +488,7 @@ def _print_next_steps(data: Path) -> None:
 
 
 @app.command()
-def shell(data: DataOption = None, at: AtOption = None) -> None:
+def shell(data: DataOption = None, at: AtOption = None, catalog: CatalogOption = None) -> None:
     """Open the DuckDB shell on the warehouse, read-only, tables and views by plain name.
 
     Needs the DuckDB command line: pip install "newsdrop[shell]".
@@ -472,12 +500,11 @@ def shell(data: DataOption = None, at: AtOption = None) -> None:
         newsdrop shell --data /srv/newsdrop --at 20261126T120000Z-a1b2c3
     """
     from newsdrop.errors import NewsdropError
-    from newsdrop.settings import load_settings
+    from newsdrop.settings import data_layout, load_settings
     from newsdrop.warehouse.lake import run_snapshot, shell_command
-    from newsdrop.warehouse.layout import DataLayout
 
-    layout = DataLayout(load_settings(data=data).data)
     try:
+        layout = data_layout(load_settings(data=data, catalog=catalog))
         command = shell_command(layout, run_snapshot(layout, at) if at else None)
     except NewsdropError as error:
         _fail(error, debug=False)
@@ -488,6 +515,7 @@ def shell(data: DataOption = None, at: AtOption = None) -> None:
 @app.command()
 def vacuum(
     data: DataOption = None,
+    catalog: CatalogOption = None,
     keep_days: Annotated[float, typer.Option(help="Keep this many days of history for --at (time travel).")] = 7,
     merge: Annotated[bool, typer.Option(help="Also merge small files (expires all earlier history).")] = False,
 ) -> None:
@@ -500,7 +528,7 @@ def vacuum(
     from newsdrop.api import vacuum as vacuum_lake
 
     try:
-        done = vacuum_lake(data, keep_days=keep_days, merge=merge)
+        done = vacuum_lake(data, keep_days=keep_days, merge=merge, catalog=catalog)
     except Exception as error:
         _fail(error, debug=False)
         return

@@ -23,7 +23,7 @@ from prefect.futures import PrefectFuture, as_completed
 from prefect.states import Cancelled
 
 from newsdrop import pipeline
-from newsdrop.errors import RunInProgress
+from newsdrop.errors import NewsdropError, RunInProgress
 from newsdrop.flows.artifacts import publish_artifacts
 from newsdrop.flows.progress import read_progress
 from newsdrop.flows.signals import recording_sigterm_in_flow
@@ -104,7 +104,11 @@ class _ReadTask:
 
 def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
     """One read-batch task per batch, each handing its batch to a reader process; results
-    as they finish, so the commits keep pace with the readers."""
+    as they finish, so the commits keep pace with the readers. With a Dask cluster, the
+    read-batch tasks run on its workers instead."""
+    if settings.dask:
+        return read_batches_on_dask(batches, settings, progress)
+
     def submit(spec: BatchSpec, candidates: list[Candidate], settings: Settings, pool: Executor | None) -> _ReadTask:
         return _ReadTask(read_batch_task.submit(spec.part, Sealed((spec, candidates)), settings, pool))
 
@@ -113,6 +117,43 @@ def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Pr
         return by_future[next(as_completed(list(by_future)))]
 
     return pipeline.in_completion_order(batches, settings, progress, submit, first_done)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def no_readers(_settings: Settings, _batches: int) -> Iterator[None]:
+    yield None  # the task runner is the pool
+
+
+def dask_task_runner(address: str) -> Any:
+    try:
+        from prefect_dask.task_runners import DaskTaskRunner
+    except ImportError:
+        raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
+    return DaskTaskRunner(address=address)
+
+
+def read_batches_on_dask(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
+    """The read-batch tasks on the Dask cluster at settings.dask, through prefect-dask's
+    DaskTaskRunner; the commits stay in this process, in completion order."""
+    assert settings.dask
+    try:
+        runner = dask_task_runner(settings.dask).__enter__()
+    except (OSError, TimeoutError) as error:
+        raise NewsdropError(f"cannot reach the Dask scheduler at {settings.dask}: {error}") from None
+    try:
+        def submit(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
+                   _pool: Executor | None) -> _ReadTask:
+            parameters = {"part": spec.part, "batch": Sealed((spec, candidates)), "settings": settings, "pool": None}
+            return _ReadTask(runner.submit(read_batch_task, parameters))
+
+        def first_done(pending: list[_ReadTask]) -> _ReadTask:
+            by_future = {task.future: task for task in pending}
+            return by_future[next(as_completed(list(by_future)))]
+
+        yield from pipeline.in_completion_order(batches, settings, progress, submit, first_done,  # type: ignore[arg-type]
+                                                readers=no_readers)
+    finally:
+        runner.__exit__(None, None, None)
 
 
 AS_TASKS = Steps(
@@ -161,11 +202,11 @@ def finishing_on_sigterm(scheduled: bool) -> Iterator[None]:
 def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
            lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None,
-           announce: bool = False) -> RunSummary | State[Any]:
+           catalog: str | None = None, dask: str | None = None, announce: bool = False) -> RunSummary | State[Any]:
     """Take in every new drop of the inbox. `announce`: print one line for the run (serve)."""
     settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
                              batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds)
+                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
     try:
         with finishing_on_sigterm(announce):
             outcome = _unless_busy(pipeline.run_ingest, settings)
@@ -180,10 +221,11 @@ def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: fl
 
 @flow(name="newsdrop-rebuild", log_prints=True)
 def rebuild(data: str | None = None, workers: int | None = None, lock_wait_seconds: float | None = None,
-            run_timeout_seconds: float | None = None) -> RunSummary | State[Any]:
+            run_timeout_seconds: float | None = None, catalog: str | None = None,
+            dask: str | None = None) -> RunSummary | State[Any]:
     """Re-read every kept raw drop with the current rules and rebuild every table."""
     settings = load_settings(data=data, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds)
+                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
     with recording_sigterm_in_flow():
         return _unless_busy(pipeline.run_rebuild, settings)
 

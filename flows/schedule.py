@@ -84,8 +84,8 @@ def serve_ingest(settings: Settings, every: float | None, cron: str | None) -> N
         name=DEPLOYMENT,
         interval=every,
         cron=cron,
-        parameters={"inbox": str(settings.inbox), "data": str(settings.data),
-                    "run_timeout_seconds": settings.run_timeout_seconds, "announce": True,
+        parameters={"inbox": str(settings.inbox), "data": str(settings.data), "catalog": settings.catalog,
+                    "dask": settings.dask, "run_timeout_seconds": settings.run_timeout_seconds, "announce": True,
                     "lock_wait_seconds": max(settings.lock_wait_seconds, every or 60)},
         entrypoint_type=EntrypointType.MODULE_PATH,
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from newsdrop.errors import NewsdropError, RunFailed
 from newsdrop.pipeline import run_ingest, run_rebuild
 from newsdrop.readers import refuse_unguarded_script
-from newsdrop.settings import load_settings
+from newsdrop.settings import data_layout, load_settings
 from newsdrop.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -41,70 +41,76 @@ def _run(run: Any, settings: Any) -> RunSummary:
 
 def ingest(inbox: PathLike | None = None, data: PathLike | None = None, *, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
-           lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None) -> RunSummary:
+           lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None,
+           catalog: str | None = None, dask: str | None = None) -> RunSummary:
     """Take in every new drop of `inbox` into the warehouse at `data`; return what the run did.
 
+    `inbox` and `data` are folders or s3:// URLs; `catalog` is "sqlite" (the default) or
+    "postgres:LIBPQ-PARAMETERS"; `dask` a Dask scheduler's address to read batches on.
     Settings not given come from NEWSDROP_* variables, newsdrop.toml, then the defaults,
     as for `newsdrop run`. Raises RunInProgress when another run holds `data`, and
     RunFailed (with the reason) when the run fails; what it had not committed stays invisible.
     """
     settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
                              batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds)
+                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
     return _run(run_ingest, settings)
 
 
 def rebuild(data: PathLike | None = None, *, workers: int | None = None, lock_wait_seconds: float | None = None,
-            run_timeout_seconds: float | None = None) -> RunSummary:
+            run_timeout_seconds: float | None = None, catalog: str | None = None,
+            dask: str | None = None) -> RunSummary:
     """Re-read every kept drop of `data` with the current reading rules; no inbox needed."""
     settings = load_settings(data=data, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds)
+                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
     return _run(run_rebuild, settings)
 
 
-def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = False) -> Vacuumed:
+def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = False,
+           catalog: str | None = None) -> Vacuumed:
     """Expire lake history older than `keep_days`, delete unreferenced files, and (with
     `merge`) merge small files, which expires all earlier history."""
     from datetime import UTC, datetime, timedelta
 
-    from newsdrop.warehouse.layout import DataLayout
     from newsdrop.warehouse.maintenance import vacuum as vacuum_lake
     from newsdrop.warehouse.runs import maintenance
 
     if not 0 <= keep_days <= 36_500:
         raise NewsdropError(f"keep_days = {keep_days!r} is not allowed: days of history to keep, from 0 to 36500")
-    settings = load_settings(data=data)
-    layout = DataLayout(settings.data)
+    settings = load_settings(data=data, catalog=catalog)
+    layout = data_layout(settings)
     if not layout.exists():
-        raise NewsdropError(f"no warehouse at {layout.root}")
+        raise NewsdropError(f"no warehouse at {layout.url}")
     with maintenance(layout, settings.lock_wait_seconds) as con:
         return vacuum_lake(con, layout, datetime.now(UTC) - timedelta(days=keep_days), merge)
 
 
-def status(data: PathLike | None = None, inbox: PathLike | None = None) -> dict[str, Any]:
+def status(data: PathLike | None = None, inbox: PathLike | None = None, *,
+           catalog: str | None = None) -> dict[str, Any]:
     """The facts of `newsdrop status --json`: last run, run in progress, backlog, totals, freshness."""
     from newsdrop.warehouse.status import warehouse_status
 
-    settings = load_settings(data=data)
-    report: dict[str, Any] = warehouse_status(settings.data, Path(inbox) if inbox is not None else None,
+    settings = load_settings(data=data, catalog=catalog)
+    report: dict[str, Any] = warehouse_status(data_layout(settings), None if inbox is None else str(inbox),
                                               settings.max_bytes)
     return report
 
 
-def connect(data: PathLike | None = None, *, at: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(data: PathLike | None = None, *, at: str | None = None,
+            catalog: str | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection to the warehouse, tables and views by plain name.
 
     It reads the lake and nothing else (no other files, no writes). Each query sees
-    the last committed snapshot; `at=RUN_ID` pins the warehouse as it was after that run."""
+    the last committed snapshot; `at=RUN_ID` pins the warehouse as it was after that run.
+    `catalog`: the warehouse's catalog, as for ingest."""
     from newsdrop.warehouse.lake import connect_read_only, run_snapshot
-    from newsdrop.warehouse.layout import DataLayout
 
-    layout = DataLayout(load_settings(data=data).data)
+    layout = data_layout(load_settings(data=data, catalog=catalog))
     return connect_read_only(layout, run_snapshot(layout, at) if at else None)
 
 
 def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
-          at: str | None = None) -> pandas.DataFrame:
+          at: str | None = None, catalog: str | None = None) -> pandas.DataFrame:
     """Run one query on the warehouse and return a pandas DataFrame. Like `newsdrop sql`, it
     refuses anything but queries (SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."""
     from newsdrop.warehouse.readonly import query_statements
@@ -112,5 +118,5 @@ def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | 
     statements = query_statements(sql)
     if len(statements) != 1:
         raise NewsdropError(f"give one query, not {len(statements)}")
-    with connect(data, at=at) as con:
+    with connect(data, at=at, catalog=catalog) as con:
         return con.execute(statements[0], params or []).df()

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from newsdrop.errors import RunFailed
-from newsdrop.readers import reader_pool
-from newsdrop.settings import Settings, require_inbox
+from newsdrop.readers import dask_threads, reader_pool
+from newsdrop.settings import Settings, data_layout, require_inbox
 from newsdrop.summary import Outcome, RunSummary
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.commit import commit_batch, lake_transaction, write_batch
@@ -55,7 +55,7 @@ def no_progress(_files: int, _batches: int) -> Iterator[Advance]:
 def read_one_batch(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
                    pool: Executor | None) -> BatchResult:
     """Read one batch, in a reader process when there is a pool."""
-    arguments = (spec, candidates, settings.inbox, settings.data, settings.max_bytes)
+    arguments = (spec, candidates, settings.inbox, data_layout(settings), settings.max_bytes)
     return read_batch(*arguments) if pool is None else pool.submit(read_batch, *arguments).result()
 
 
@@ -70,22 +70,25 @@ Submit = Callable[[BatchSpec, list[Candidate], Settings, Executor | None], Pendi
 
 FirstDone = Callable[[list[Pending]], Pending]
 """first_done(pending) waits for one of the batches being read and gives it."""
+Readers = Callable[[Settings, int], contextlib.AbstractContextManager[Executor | None]]
+"""readers(settings, batches): the pool batches are read in, if any."""
 
 
 def in_completion_order(batches: list[Batch], settings: Settings, progress: Progress, submit: Submit,
-                        first_done: FirstDone) -> Iterator[BatchResult]:
+                        first_done: FirstDone, readers: Readers = reader_pool) -> Iterator[BatchResult]:
     """Every batch's result as soon as it is read; a failed batch fails the run at once, not
     after the others. It takes the list of batches over (and empties it). Two batches per
     worker are in flight: a reader always has the next one while the writer commits, and a
     committed batch's result is let go (submitting them all at once kept every result until
     the run's end: 700 MB at 300k drops). How a batch is submitted, and how one is awaited,
-    is the caller's (plain, or Prefect tasks)."""
+    is the caller's (plain, or Prefect tasks); so is the pool (local processes, a Dask
+    cluster, or none when Prefect's task runner is the Dask cluster)."""
     files = sum(len(candidates) for _spec, candidates in batches)
-    with reader_pool(settings.workers, len(batches)) as pool, progress(files, len(batches)) as advance:
+    with readers(settings, len(batches)) as pool, progress(files, len(batches)) as advance:
         waiting = collections.deque(batches)
         batches.clear()  # taken over: each batch's candidates go once it is handed out
         in_flight: dict[Pending, int] = {}
-        window = 1 if pool is None else 2 * settings.workers
+        window = 2 * dask_threads(settings.dask) if settings.dask else 1 if pool is None else 2 * settings.workers
 
         def top_up() -> None:
             while waiting and len(in_flight) < window:
@@ -118,7 +121,7 @@ def submit_plainly(spec: BatchSpec, candidates: list[Candidate], settings: Setti
                    pool: Executor | None) -> Pending:
     if pool is None:
         return Deferred((spec, candidates, settings))
-    return pool.submit(read_batch, spec, candidates, settings.inbox, settings.data, settings.max_bytes)
+    return pool.submit(read_batch, spec, candidates, settings.inbox, data_layout(settings), settings.max_bytes)
 
 
 def read_batches(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
@@ -175,7 +178,7 @@ def within_timeout(settings: Settings, started_at: datetime) -> None:
 def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_progress) -> RunSummary:
     """Take in every new drop of the inbox, committing batch by batch."""
     require_inbox(settings)  # before the lock and the lake: a wrong path is not a failed run
-    with open_run(settings.data, RunKind.INGEST, settings.lock_wait_seconds) as run:
+    with open_run(data_layout(settings), RunKind.INGEST, settings.lock_wait_seconds) as run:
         plan = call.discover(run, settings)
         batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
                    for part, candidates in enumerate(plan.batches)]
@@ -186,7 +189,7 @@ def run_ingest(settings: Settings, call: Steps = PLAIN, progress: Progress = no_
             within_timeout(settings, run.started_at)
         snapshot = call.finish(run, outcome, plan)
     seconds = (datetime.now(UTC) - run.started_at).total_seconds()
-    summary = RunSummary.of(RunKind.INGEST, run.run_id, str(settings.data), str(settings.inbox), plan, outcome,
+    summary = RunSummary.of(RunKind.INGEST, run.run_id, settings.data, str(settings.inbox), plan, outcome,
                             seconds, snapshot)
     call.report(summary)
     return summary
@@ -200,7 +203,7 @@ def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no
     swap at once; readers of the folders see old and new files together from the first
     rename to the expiry (seconds), or, if the process dies in between, until the next
     run's recovery finishes the expiry."""
-    with open_run(settings.data, RunKind.REBUILD, settings.lock_wait_seconds) as run:
+    with open_run(data_layout(settings), RunKind.REBUILD, settings.lock_wait_seconds) as run:
         legacy = run.layout.is_legacy()
         batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy), run.run_id)
         results = list(call.read_batches(batches, settings, progress))
@@ -222,7 +225,7 @@ def run_rebuild(settings: Settings, call: Steps = PLAIN, progress: Progress = no
             remove_legacy_files(run.layout)
             notes.append("converted the older warehouse layout onto DuckLake and removed its files")
     seconds = (datetime.now(UTC) - run.started_at).total_seconds()
-    summary = RunSummary.of(RunKind.REBUILD, run.run_id, str(settings.data), None, None, outcome, seconds, snapshot,
+    summary = RunSummary.of(RunKind.REBUILD, run.run_id, settings.data, None, None, outcome, seconds, snapshot,
                             notes)
     call.report(summary)
     return summary

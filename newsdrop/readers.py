@@ -16,8 +16,12 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
 
-from newsdrop.errors import RunFailed
+from newsdrop.errors import NewsdropError, RunFailed
+
+if TYPE_CHECKING:  # reader processes import this module: they need no settings
+    from newsdrop.settings import Settings
 
 _PR_SET_PDEATHSIG = 1
 # Loaded here, in the parent: a forked child (a server's preexec_fn) then only calls prctl.
@@ -51,9 +55,45 @@ def refuse_unguarded_script() -> None:
         raise SystemExit(f"newsdrop: {UNGUARDED_SCRIPT}")
 
 
+def _dask_client(address: str) -> Any:
+    try:
+        import prefect_dask  # noqa: F401  (the flows' task runner: checked here, before a run starts)
+        from distributed import Client
+    except ImportError:
+        raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
+    try:
+        return Client(address, timeout=15, set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as error:
+        raise NewsdropError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+
+
+def dask_threads(address: str) -> int:
+    """How many batches the cluster reads at once (its worker threads)."""
+    with _dask_client(address) as client:
+        return max(1, int(sum(client.nthreads().values())))
+
+
 @contextlib.contextmanager
-def reader_pool(workers: int, batches: int) -> Iterator[Executor | None]:
-    """Processes for CPU-bound reading, only when there is more than one batch to share."""
+def dask_pool(address: str) -> Iterator[Executor]:
+    """A Dask cluster as the pool (the plain API's dask=; the Prefect flows use prefect-dask)."""
+    with _dask_client(address) as client:
+        yield client.get_executor()
+
+
+@contextlib.contextmanager
+def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
+    """Processes for CPU-bound reading, only when there is more than one batch to share;
+    the Dask cluster when one is given."""
+    if settings.dask:
+        with dask_pool(settings.dask) as pool:
+            yield pool
+        return
+    with process_pool(settings.workers, batches) as local:
+        yield local
+
+
+@contextlib.contextmanager
+def process_pool(workers: int, batches: int) -> Iterator[Executor | None]:
     if batches < 2 or workers < 2:
         yield None
         return

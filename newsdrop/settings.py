@@ -25,6 +25,9 @@ from pydantic import AfterValidator, BeforeValidator, ByteSize, Field, Validatio
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from newsdrop.errors import NewsdropError
+from newsdrop.warehouse.catalog import parse_catalog
+from newsdrop.warehouse.inbox import check_inbox
+from newsdrop.warehouse.layout import DataLayout
 
 # Package data of newsdrop.flows, found the same way in a wheel and in an editable install.
 SAMPLE_INBOX = Path(str(files("newsdrop.flows") / "sample_inbox"))
@@ -51,7 +54,27 @@ def _finite(value: float) -> float:
     return value
 
 
-Folder = Annotated[Path, BeforeValidator(_not_empty)]
+def _location(value: Any) -> Any:
+    """A folder path or an s3:// URL, as a string (pathlib would fold the URL's //)."""
+    value = _not_empty(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str) and value.startswith("s3://"):
+        if len(value.rstrip("/")) <= len("s3://"):
+            raise ValueError("an s3:// URL names a bucket")
+        return value.rstrip("/")
+    return value
+
+
+Folder = Annotated[str, BeforeValidator(_location)]
+def _catalog(value: str) -> str:
+    try:
+        return str(parse_catalog(value))
+    except NewsdropError as error:
+        raise ValueError(str(error)) from None
+
+
+Catalog = Annotated[str, AfterValidator(_catalog)]
 Seconds = Annotated[float, AfterValidator(_finite)]
 
 
@@ -59,8 +82,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     inbox: Folder | None = None
-    """The folder drops arrive in; read-only to newsdrop. No default: the bundled sample is opt-in."""
-    data: Folder = Path("data")
+    """The folder (or s3:// prefix) drops arrive in; read-only to newsdrop. No default: the
+    bundled sample is opt-in."""
+    data: Folder = "data"
+    """The warehouse: a folder, or an s3:// URL (which needs a PostgreSQL catalog)."""
+    catalog: Catalog = "sqlite"
+    """The DuckLake catalog: sqlite (DATA/catalog.sqlite) or postgres:LIBPQ-PARAMETERS."""
+    dask: str | None = None
+    """A Dask scheduler's address: batches are read on that cluster (prefect-dask)."""
     settle_seconds: Seconds = Field(2.0, ge=0, le=3600)
     """Drops modified this recently are stat'ed again after this long; one still changing
     is left for the next run."""
@@ -88,8 +117,10 @@ class Settings(BaseSettings):
 
 
 ALLOWED = {
-    "inbox": "a folder path",
-    "data": "a folder path, not empty",
+    "inbox": "a folder path or an s3:// URL",
+    "data": "a folder path or an s3:// URL, not empty",
+    "catalog": "sqlite, or postgres: with libpq parameters and no password",
+    "dask": "a Dask scheduler address, e.g. tcp://scheduler:8786",
     "settle_seconds": "seconds from 0 to 3600",
     "max_bytes": "a size above 0, in bytes or with a unit (16MiB, 500kB)",
     "batch_size": "a whole number from 1 to 1000000",
@@ -112,6 +143,8 @@ def _describe(error: ValidationError, given: dict[str, Any]) -> str:
     name = str(first["loc"][0]) if first["loc"] else "?"
     if first["type"] == "extra_forbidden":
         return f"unknown setting {name!r} in {_source(name, given)}; the settings are: {', '.join(ALLOWED)}"
+    if name == "catalog":  # its value is not echoed: it may hold a password
+        return f"catalog ({_source(name, given)}): {first['msg'].removeprefix('Value error, ')}"
     value = first.get("input")
     return f"{name} = {value!r} ({_source(name, given)}) is not allowed: {ALLOWED.get(name, first['msg'])}"
 
@@ -130,11 +163,18 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"config file {config_file()} is not valid TOML: {error}") from None
 
 
-def require_inbox(settings: Settings) -> Path:
-    """The inbox a run reads: given, and an existing folder."""
+def require_inbox(settings: Settings) -> str:
+    """The inbox a run reads: given, and an existing folder (or an s3:// prefix)."""
     if settings.inbox is None:
         raise SettingsError("no inbox given: pass --inbox DIR (or set NEWSDROP_INBOX, or inbox in newsdrop.toml); "
                             "`newsdrop run --sample` takes in the bundled sample drops")
-    if not settings.inbox.is_dir():
-        raise SettingsError(f"no inbox folder at {settings.inbox}: give the folder the drops arrive in")
+    try:
+        check_inbox(settings.inbox)
+    except NewsdropError as error:
+        raise SettingsError(str(error)) from None
     return settings.inbox
+
+
+def data_layout(settings: Settings) -> DataLayout:
+    """Where the settings' warehouse lives: its data location and its catalog."""
+    return DataLayout(settings.data, parse_catalog(settings.catalog))

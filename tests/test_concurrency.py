@@ -133,10 +133,10 @@ def test_readers_never_see_a_half_committed_batch(tmp_path: Path, prefect_env: d
 def test_a_run_that_finds_the_data_folder_busy_is_skipped_not_failed(tmp_path: Path, prefect_api: None) -> None:
     from helpers import newsdrop
 
-    from newsdrop.warehouse.lock import run_lock
+    from newsdrop.warehouse.lock import file_lock
 
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    with run_lock(DataLayout(data).lock):  # as a manual run would hold it while a scheduled one fires
+    with file_lock(DataLayout(data).lock):  # as a manual run would hold it while a scheduled one fires
         result = newsdrop("run", "--inbox", str(inbox), "--data", str(data))
     assert result.exit_code == 3
     assert "another newsdrop run is in progress on this data folder" in result.output

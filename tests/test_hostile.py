@@ -21,6 +21,7 @@ from helpers import counts, make_inbox, newsdrop, query, run
 
 from newsdrop.warehouse.batch import BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.inbox import Listed, list_inbox
+from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import FileOutcome
 
 SAMPLE = (DROPS / "001_c780d2942f53d682.txt").read_bytes()
@@ -38,7 +39,7 @@ def candidate(folder: Path, name: str) -> Candidate:
 
 def batch(inbox: Path, data: Path, names: list[str], max_bytes: int = 1 << 24) -> Any:
     spec = BatchSpec("run", datetime.now(UTC), 0, "run")
-    return read_batch(spec, [candidate(inbox, name) for name in names], inbox, data, max_bytes)
+    return read_batch(spec, [candidate(inbox, name) for name in names], str(inbox), DataLayout(data), max_bytes)
 
 
 def test_a_file_that_vanishes_before_reading_is_skipped(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_listing_skips_in_progress_names_and_files_still_being_written(tmp_path:
         with open(tmp_path / "growing.txt", "ab") as handle:
             handle.write(SAMPLE[100:])
 
-    listing = list_inbox(tmp_path, settle_seconds=5, sleep=writer_keeps_writing)
+    listing = list_inbox(str(tmp_path), settle_seconds=5, sleep=writer_keeps_writing)
     assert waited == [5]  # one wait for all recent files
     assert [item.name for item in listing.drops] == ["a.txt", "fresh_and_done.txt"]
     assert listing.settling == ["growing.txt"]
@@ -105,7 +106,7 @@ def test_listing_does_not_wait_when_every_file_has_settled(tmp_path: Path) -> No
     (tmp_path / "a.txt").write_bytes(SAMPLE)
     old = time.time() - 60
     os.utime(tmp_path / "a.txt", (old, old))
-    listing = list_inbox(tmp_path, settle_seconds=5, sleep=lambda _: pytest.fail("waited for nothing"))
+    listing = list_inbox(str(tmp_path), settle_seconds=5, sleep=lambda _: pytest.fail("waited for nothing"))
     assert [item.name for item in listing.drops] == ["a.txt"]
 
 
@@ -117,7 +118,7 @@ def test_symlinks_out_of_the_inbox_are_not_followed(tmp_path: Path) -> None:
     (inbox / "real.txt").write_bytes(SAMPLE)
     (inbox / "escape.txt").symlink_to(outside / "secret.txt")
     (inbox / "alias.txt").symlink_to(inbox / "real.txt")
-    listing = list_inbox(inbox, settle_seconds=0)
+    listing = list_inbox(str(inbox), settle_seconds=0)
     assert listing.refused == [("escape.txt", "symlink_outside_inbox")]
     assert [item.name for item in listing.drops] == ["alias.txt", "real.txt"]
 
@@ -131,7 +132,8 @@ def test_a_symlink_swapped_after_listing_is_still_not_followed(tmp_path: Path) -
     listed = candidate(inbox, "swap.txt")
     (inbox / "swap.txt").unlink()
     (inbox / "swap.txt").symlink_to(outside / "secret.txt")
-    result = read_batch(BatchSpec("run", datetime.now(UTC), 0, "run"), [listed], inbox, tmp_path / "data", 1 << 24)
+    spec = BatchSpec("run", datetime.now(UTC), 0, "run")
+    result = read_batch(spec, [listed], str(inbox), DataLayout(tmp_path / "data"), 1 << 24)
     assert result.skipped == [("swap.txt", "symlink_outside_inbox")]
     assert result.count(FileOutcome.LOADED) == 0
 

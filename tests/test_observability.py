@@ -17,7 +17,7 @@ from helpers import make_inbox, newsdrop, query, run
 from benchmarks.generate import generate
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.lock import file_lock
 
 
 async def artifacts_with_key(key: str) -> list:
@@ -81,7 +81,7 @@ def test_status_answers_while_a_run_holds_the_data_folder(tmp_path: Path, prefec
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     run(inbox, data)
     layout = DataLayout(data)
-    with run_lock(layout.lock), contextlib.closing(open_lake(layout)) as writer:
+    with file_lock(layout.lock), contextlib.closing(open_lake(layout)) as writer:
         layout.running_marker.write_text("r-now ingest 2026-01-01T00:00:00+00:00\n")
         writer.begin()  # a run in the middle of a batch: rows written, not committed
         writer.execute("INSERT INTO drops SELECT * FROM drops")

@@ -39,7 +39,7 @@ def read_fixture_batch(data: Path) -> BatchResult:
     candidates = [Candidate(Listed(path.name, path.stat().st_size, path.stat().st_mtime_ns))
                   for path in sorted(DROPS.glob("*.txt"))]
     spec = BatchSpec("20260101T000000Z-abcdef", datetime.now(UTC), 0, "20260101T000000Z-abcdef")
-    return read_batch(spec, candidates, DROPS, data, 10_000_000)
+    return read_batch(spec, candidates, str(DROPS), DataLayout(data), 10_000_000)
 
 
 def rewrite(tables: Tables, table: str, sql: str) -> Tables:

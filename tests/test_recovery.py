@@ -67,7 +67,7 @@ def test_a_lake_whose_creation_was_cut_short_is_created_by_the_next_run(tmp_path
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     layout = DataLayout(data)
     layout.ensure()
-    con = _duckdb()
+    con = _duckdb(layout)
     con.execute(attach_sql(layout, read_only=False))  # the catalog file exists, with no tables
     con.close()
     assert layout.catalog.exists()

@@ -11,7 +11,7 @@ from helpers import make_inbox, newsdrop
 
 from newsdrop.settings import SettingsError, load_settings
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.lock import file_lock
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +97,7 @@ def test_a_missing_inbox_fails_at_once_and_writes_nothing(tmp_path: Path) -> Non
 
 def test_a_busy_data_folder_is_refused_before_prefect_starts(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    with run_lock(DataLayout(data).lock):
+    with file_lock(DataLayout(data).lock):
         result = newsdrop("run", "--inbox", str(inbox), "--data", str(data))
     assert result.exit_code == 3
     assert "another newsdrop run is in progress" in result.output

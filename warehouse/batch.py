@@ -1,18 +1,20 @@
 """Reading one batch of files into staged Parquet files, one per table.
 
-Runs in a reader process: it takes file names, writes the batch's rows to
-Parquet under DATA/_state/staging (never in a table folder, so nobody reads a
-file half written), and returns their paths and the ledger entries; the writer
-checks the batch and moves the files into the lake at its commit.
+Runs in a reader process (or on a Dask worker): it takes file names, writes the
+batch's rows to Parquet in the staging area (DATA/_state/staging, or DATA/_staging
+in S3: never in a table folder, so nobody reads a file half written), and returns
+their paths and the ledger entries; the writer checks the batch and moves the files
+into the lake at its commit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,9 +24,14 @@ from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.layout import DataLayout, raw_relative
-from newsdrop.warehouse.raw import keep_large, keep_raw
+from newsdrop.warehouse.raw import keep_large, keep_object, keep_raw
 from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
+from newsdrop.warehouse.storage import is_s3, join, read_bytes, s3_filesystem, s3_key
+
+# Objects in S3 are fetched and kept this many at a time: each is a request of a few
+# milliseconds, which a reader would otherwise spend waiting.
+S3_REQUESTS = 16
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 COMPRESSION = "zstd"
@@ -96,15 +103,15 @@ class Fetched:
 
 
 def fetch(layout: DataLayout, candidate: Candidate, path: str, max_bytes: int) -> Fetched | SkipReason:
-    """The bytes of one candidate, kept in the raw store; a skip reason when it can't be had now."""
+    """The bytes of one candidate (a too-large one kept in the raw store as it is streamed);
+    a skip reason when it can't be had now."""
     listed = candidate.listed
     try:
         if listed.size_bytes > max_bytes:
-            sha256 = keep_large(layout, Path(path))
+            sha256 = keep_large(layout, path)
             detail = f"{listed.size_bytes} bytes, over the limit of {max_bytes}"
             return Fetched(sha256, rejected=Rejected(RejectReason.TOO_LARGE, detail))
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = read_bytes(path)
         return Fetched(hashlib.sha256(raw).hexdigest(), raw)
     except FileNotFoundError:
         if candidate.source is None:
@@ -122,24 +129,63 @@ def fetch(layout: DataLayout, candidate: Candidate, path: str, max_bytes: int) -
         return SkipReason.NOT_A_FILE
 
 
-def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None, data: Path,
-               max_bytes: int) -> BatchResult:
-    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
-    layout = DataLayout(data)
-    inbox_real = str(inbox.resolve()) if inbox else None
-    raw_folder = str(layout.raw)
-    rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
-    result = BatchResult(spec)
+def _fetched_locally(layout: DataLayout, candidates: list[Candidate], inbox: str | None,
+                     max_bytes: int) -> Iterator[tuple[Candidate, Fetched | SkipReason]]:
+    inbox_real = os.path.realpath(inbox) if inbox else None
     for candidate in candidates:
-        listed = candidate.listed
         # Strings, not pathlib: this loop runs once per drop.
-        path = candidate.source or os.path.join(inbox or ".", listed.name)
+        path = candidate.source or os.path.join(inbox or ".", candidate.listed.name)
         if (candidate.source is None and os.path.islink(path)
                 and os.path.dirname(os.path.realpath(path)) != inbox_real):
             # Checked again at read time: the link may have been swapped since the listing.
-            result.skipped.append((listed.name, SkipReason.SYMLINK_OUTSIDE_INBOX))
+            yield candidate, SkipReason.SYMLINK_OUTSIDE_INBOX
             continue
-        fetched = fetch(layout, candidate, path, max_bytes)
+        yield candidate, fetch(layout, candidate, path, max_bytes)
+
+
+def _fetched_ahead(layout: DataLayout, candidates: list[Candidate], inbox: str | None, max_bytes: int,
+                   io: ThreadPoolExecutor) -> Iterator[tuple[Candidate, Fetched | SkipReason]]:
+    """Objects fetched S3_REQUESTS at a time, in order; at most two windows held."""
+    def one(candidate: Candidate) -> Fetched | SkipReason:
+        return fetch(layout, candidate, candidate.source or join(inbox or "", candidate.listed.name), max_bytes)
+
+    window: list[Future[Fetched | SkipReason]] = []
+    for start in range(0, len(candidates), S3_REQUESTS):
+        ahead = [io.submit(one, candidate) for candidate in candidates[start:start + S3_REQUESTS]]
+        for candidate, future in zip(candidates[start - S3_REQUESTS:start], window, strict=True):
+            yield candidate, future.result()
+        window = ahead
+    tail = candidates[len(candidates) - len(window):] if window else []
+    for candidate, future in zip(tail, window, strict=True):
+        yield candidate, future.result()
+
+
+def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout,
+               max_bytes: int) -> BatchResult:
+    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
+    remote = layout.remote or (inbox is not None and is_s3(inbox))
+    with ThreadPoolExecutor(S3_REQUESTS, thread_name_prefix="newsdrop-s3") if remote else _NoPool() as io:
+        return _read(spec, candidates, inbox, layout, max_bytes, io)
+
+
+class _NoPool:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout, max_bytes: int,
+          io: ThreadPoolExecutor | None) -> BatchResult:
+    raw_folder = str(layout.raw)
+    rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
+    result = BatchResult(spec)
+    storing: list[Future[None]] = []
+    fetched_all = (_fetched_locally(layout, candidates, inbox, max_bytes) if io is None
+                   else _fetched_ahead(layout, candidates, inbox, max_bytes, io))
+    for candidate, fetched in fetched_all:
+        listed = candidate.listed
         if isinstance(fetched, SkipReason):
             result.skipped.append((listed.name, fetched))
             continue
@@ -149,7 +195,10 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
             result.versions.append(version)
             continue
         if fetched.rejected is None:
-            keep_raw(raw_folder, fetched.sha256, fetched.raw)
+            if not layout.remote:
+                keep_raw(raw_folder, fetched.sha256, fetched.raw)
+            elif io is not None:
+                storing.append(io.submit(keep_object, layout.raw_location(fetched.sha256), fetched.raw))
         reading = fetched.rejected or read_drop(fetched.raw)
         kept = not (isinstance(reading, Rejected) and reading.reason == RejectReason.UNREADABLE)
         raw_path = raw_relative(fetched.sha256) if kept else ""
@@ -162,16 +211,21 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: Path | None,
             version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
                                   FileOutcome.LOADED)
         result.versions.append(version)
+    for future in storing:
+        future.result()  # every raw object is stored before the batch is staged
     result.files = stage(layout, spec, rows.to_arrow())
     return result
 
 
 def stage(layout: DataLayout, spec: BatchSpec, tables: dict[str, pa.Table]) -> dict[str, StagedFile]:
-    folder = layout.staging_for(spec.staging_run_id)
+    folder = layout.staging_url_for(spec.staging_run_id)
     staged = {}
     for table, data in tables.items():
-        path = folder / table / f"{spec.run_id}-{spec.part:05d}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(data, path, compression=COMPRESSION)
-        staged[table] = StagedFile(str(path), data.num_rows)
+        path = join(folder, table, f"{spec.run_id}-{spec.part:05d}.parquet")
+        if layout.remote:
+            pq.write_table(data, s3_key(path), compression=COMPRESSION, filesystem=s3_filesystem())
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            pq.write_table(data, path, compression=COMPRESSION)
+        staged[table] = StagedFile(path, data.num_rows)
     return staged

@@ -21,7 +21,6 @@ import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +33,7 @@ from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
 from newsdrop.warehouse.quality import CheckResult, failed_errors, run_checks
 from newsdrop.warehouse.schema import PER_RUN_TABLES, QUALITY_CHECKS, FileOutcome, table_from_rows
+from newsdrop.warehouse.storage import join, move, remove
 
 
 @contextmanager
@@ -65,26 +65,33 @@ def registered(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedFile |
                 con.register(name, schema.empty_table() if rows is None else rows)
                 registered_tables.append(name)
         yield
-    finally:
-        for name in views:
-            con.execute(f"DROP VIEW IF EXISTS {name}")
-        for name in registered_tables:
-            con.unregister(name)
+    except BaseException:
+        # A failed statement aborted the transaction: the DROPs would fail too, and hide
+        # the error (the rollback takes the views with it).
+        with contextlib.suppress(duckdb.Error):
+            _unregister(con, views, registered_tables)
+        raise
+    _unregister(con, views, registered_tables)
+
+
+def _unregister(con: duckdb.DuckDBPyConnection, views: list[str], tables: list[str]) -> None:
+    for name in views:
+        con.execute(f"DROP VIEW IF EXISTS {name}")
+    for name in tables:
+        con.unregister(name)
 
 
 def move_into_lake(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
-                   moved: list[Path]) -> None:
-    """Inside the transaction: each staged file renamed into its partition and registered.
-    `moved` collects the renamed files, for the caller to delete if the commit fails."""
+                   moved: list[str]) -> None:
+    """Inside the transaction: each staged file moved into its partition and registered.
+    `moved` collects the moved files, for the caller to delete if the commit fails."""
     spec = result.spec
     for table, staged in result.files.items():
-        target = layout.partition_folder(table, spec.ingested_at) / \
-            f"{spec.run_id}-{spec.part:05d}-{secrets.token_hex(4)}.parquet"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged.path, target)
+        target = join(layout.partition_url(table, spec.ingested_at),
+                      f"{spec.run_id}-{spec.part:05d}-{secrets.token_hex(4)}.parquet")
+        move(staged.path, target)
         moved.append(target)
-        con.execute(f"CALL ducklake_add_data_files('{LAKE}', ?, ?, hive_partitioning => true)",
-                    [table, str(target)])
+        con.execute(f"CALL ducklake_add_data_files('{LAKE}', ?, ?, hive_partitioning => true)", [table, target])
 
 
 def label_commit(con: duckdb.DuckDBPyConnection, run_id: str, what: str) -> None:
@@ -111,7 +118,7 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult, run_id: str,
-                moved: list[Path]) -> list[CheckResult]:
+                moved: list[str]) -> list[CheckResult]:
     """Inside the caller's transaction: check the batch, then add its rows, ledger entries and checks
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
@@ -130,16 +137,17 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
 
 
 @contextmanager
-def lake_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[list[Path]]:
+def lake_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[list[str]]:
     """A transaction that also owns the files moved into the lake in it: if it does not
     commit, they are deleted (a killed process leaves them to the next run's recovery)."""
-    moved: list[Path] = []
+    moved: list[str] = []
     try:
         with transaction(con):
             yield moved
     except BaseException:
         for path in moved:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the store itself may be what failed
+                remove(path)
         raise
 
 
@@ -148,7 +156,8 @@ def commit_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Bat
     """One batch as one snapshot. Nothing is committed for a batch with nothing to record."""
     if not result.versions:
         return []
-    os.sync()  # the raw bytes and staged files of this batch are durable before the ledger says so
+    if not layout.remote:
+        os.sync()  # the raw bytes and staged files of this batch are durable before the ledger says so
     with lake_transaction(con) as moved:
         checks = write_batch(con, layout, result, run_id, moved)
         label_commit(con, run_id, f"batch {result.spec.part}")

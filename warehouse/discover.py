@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from newsdrop.warehouse.batch import NO_SHAS, Candidate
 from newsdrop.warehouse.faults import checkpoint
@@ -21,7 +20,7 @@ class Plan:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def discover(ledger: Ledger, inbox: Path, settle_seconds: float, batch_size: int, max_bytes: int) -> Plan:
+def discover(ledger: Ledger, inbox: str, settle_seconds: float, batch_size: int, max_bytes: int) -> Plan:
     """New = a (name, size, mtime) the ledger has not seen, or rejected as too large for a limit
     since raised; each knows the hashes taken in under its name."""
     listing = list_inbox(inbox, settle_seconds)

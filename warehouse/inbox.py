@@ -1,6 +1,7 @@
 """Listing the inbox: which files are drops, settled, and not yet taken in.
 
-The inbox is read-only to newsdrop: nothing here or anywhere else writes to it.
+The inbox is a local folder or an s3:// prefix, read-only to newsdrop: nothing here
+or anywhere else writes to it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsdrop.errors import NewsdropError
 from newsdrop.transforms.names import is_drop_name
 from newsdrop.warehouse.schema import SkipReason
+from newsdrop.warehouse.storage import is_s3, list_objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +32,25 @@ class Listing:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not followed
 
 
-def list_inbox(inbox: Path, settle_seconds: float, sleep: Callable[[float], None] = time.sleep) -> Listing:
+def check_inbox(inbox: str) -> None:
+    """A local inbox must be a folder (an s3:// prefix is checked by listing it)."""
+    if not is_s3(inbox) and not os.path.isdir(inbox):
+        raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
+
+
+def list_inbox(inbox: str, settle_seconds: float, sleep: Callable[[float], None] = time.sleep) -> Listing:
+    """The inbox's drops, sorted by name. In S3 an object appears whole when its upload
+    ends, so nothing there needs to settle."""
+    if is_s3(inbox):
+        listing = Listing()
+        listing.drops = sorted((Listed(item.name, item.size_bytes, item.mtime_ns)
+                                for item in list_objects(inbox) if is_drop_name(item.name)),
+                               key=lambda item: item.name)
+        return listing
+    return list_folder(Path(inbox), settle_seconds, sleep)
+
+
+def list_folder(inbox: Path, settle_seconds: float, sleep: Callable[[float], None] = time.sleep) -> Listing:
     """One pass of os.scandir with one stat per drop; no file is opened here.
 
     A drop modified less than settle_seconds ago may still be being written: the

@@ -1,19 +1,23 @@
 """The DuckLake that holds every table: opening it to write, or read-only for analysts.
 
-The catalog is a SQLite file in WAL mode (readers never block the writer, and a
-second process can attach while one writes: a DuckDB-file catalog allows
-neither). Data files are Parquet under DATA/lake, one folder per table. The
-extensions are loaded from their PyPI wheels: nothing is downloaded at run time.
+The default catalog is a SQLite file in WAL mode (readers never block the writer,
+and a second process can attach while one writes: a DuckDB-file catalog allows
+neither); a shared one is a PostgreSQL database. Data files are Parquet under
+DATA/lake (a folder or an s3:// prefix), one folder per table. The extensions are
+loaded from their PyPI wheels: nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 
 from newsdrop.errors import NewsdropError
+from newsdrop.warehouse.catalog import POSTGRES
 from newsdrop.warehouse.layout import MAIN_SCHEMA, DataLayout
 from newsdrop.warehouse.schema import (
     LEDGER_SCHEMA,
@@ -25,6 +29,8 @@ from newsdrop.warehouse.schema import (
 
 LAKE = "lake"
 EXTENSIONS = ("sqlite_scanner", "ducklake")
+SCALE_EXTENSIONS = {"postgres": "postgres_scanner", "s3": "httpfs"}  # from newsdrop[scale]
+SECRET = "newsdrop_s3"
 MEMORY_LIMIT = "256MB"  # DuckDB would take 80% of RAM; spilling keeps a run's memory flat
 BUSY_TIMEOUT_MS = 30_000
 
@@ -33,6 +39,9 @@ def extension_path(name: str) -> Path:
     """The signed extension binary inside the duckdb-extension-<name> wheel."""
     spec = importlib.util.find_spec(f"duckdb_extension_{name}")
     if spec is None or spec.origin is None:
+        if name in SCALE_EXTENSIONS.values():
+            raise NewsdropError(f'a PostgreSQL catalog or s3:// data needs pip install "newsdrop[scale]" '
+                                f"(the DuckDB extension {name} is not installed)")
         raise NewsdropError(f"the DuckDB extension {name} is not installed: pip install "
                             f"duckdb-extension-{name.replace('_', '-')}=={duckdb.__version__}")
     return Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
@@ -43,49 +52,129 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _duckdb() -> duckdb.DuckDBPyConnection:
+def extensions_for(layout: DataLayout) -> list[str]:
+    """The extensions a lake needs: the embedded default needs none of newsdrop[scale]'s."""
+    names = list(EXTENSIONS)
+    if layout.catalog_spec.kind == POSTGRES:
+        names.insert(0, SCALE_EXTENSIONS["postgres"])
+    if layout.remote:
+        names.insert(0, SCALE_EXTENSIONS["s3"])
+    return names
+
+
+def s3_secret_sql(in_shell: bool = False) -> str | None:
+    """A DuckDB secret from the usual AWS variables (DuckDB reads no endpoint from them);
+    None when they are not set, and DuckDB's own secrets apply. `in_shell`: the DuckDB CLI
+    reads the keys with getenv() itself, so that they are never in its command line."""
+    from newsdrop.warehouse.storage import s3_endpoint, s3_region
+
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    endpoint = s3_endpoint()
+    if not (key_id and secret) and not endpoint:
+        return None
+    options = [f"REGION {sql_string(s3_region())}"]
+    def value(variable: str) -> str:
+        return f"getenv({sql_string(variable)})" if in_shell else sql_string(os.environ[variable])
+
+    if key_id and secret:
+        options += [f"KEY_ID {value('AWS_ACCESS_KEY_ID')}", f"SECRET {value('AWS_SECRET_ACCESS_KEY')}"]
+        if os.environ.get("AWS_SESSION_TOKEN"):
+            options.append(f"SESSION_TOKEN {value('AWS_SESSION_TOKEN')}")
+    if endpoint:
+        split = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options += [f"ENDPOINT {sql_string(split.netloc)}", "URL_STYLE 'path'",
+                    f"USE_SSL {'false' if split.scheme == 'http' else 'true'}"]
+    return f"CREATE OR REPLACE SECRET {SECRET} (TYPE s3, {', '.join(options)})"
+
+
+def _duckdb(layout: DataLayout) -> duckdb.DuckDBPyConnection:
     # UTC: the partition keys year/month/day of a timestamp are taken in the session's time
     # zone, and the folders newsdrop moves files into are named by the UTC day.
+    names = extensions_for(layout)
+    paths = [extension_path(name) for name in names]  # a missing extension says so before connecting
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                                  "memory_limit": MEMORY_LIMIT, "threads": 2})
     con.execute("SET TimeZone = 'UTC'")
-    for name in EXTENSIONS:
-        con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
+    for path in paths:
+        con.execute(f"LOAD {sql_string(str(path))}")
+    secret = s3_secret_sql() if layout.remote else None
+    if secret:
+        con.execute(secret)
     return con
+
+
+def catalog_target(layout: DataLayout) -> str:
+    spec = layout.catalog_spec
+    if spec.kind == POSTGRES:
+        return f"ducklake:postgres:{spec.params}"
+    return f"ducklake:sqlite:{layout.catalog.resolve()}"
 
 
 def attach_sql(layout: DataLayout, read_only: bool, snapshot: int | None = None) -> str:
     # OVERRIDE_DATA_PATH: the catalog stores the absolute data path it was created with;
     # the lake is wherever DATA is now (a moved, copied or restored folder).
-    options = [f"DATA_PATH {sql_string(str(layout.lake.resolve()) + '/')}", "OVERRIDE_DATA_PATH TRUE",
-               f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"]
+    options = [f"DATA_PATH {sql_string(layout.lake_url)}", "OVERRIDE_DATA_PATH TRUE"]
+    if layout.catalog_spec.kind != POSTGRES:
+        options.append(f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}")
+        if not read_only:
+            options.append("META_JOURNAL_MODE 'WAL'")
     if read_only:
         options.append("READ_ONLY")
-    else:
-        options.append("META_JOURNAL_MODE 'WAL'")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-    catalog = sql_string(f"ducklake:sqlite:{layout.catalog.resolve()}")
-    return f"ATTACH {catalog} AS {LAKE} ({', '.join(options)})"
+    return f"ATTACH {sql_string(catalog_target(layout))} AS {LAKE} ({', '.join(options)})"
+
+
+def attach(con: duckdb.DuckDBPyConnection, layout: DataLayout, read_only: bool, snapshot: int | None = None) -> None:
+    """ATTACH, with a catalog that cannot be reached said in one line (never a password:
+    the catalog string holds none)."""
+    try:
+        con.execute(attach_sql(layout, read_only, snapshot))
+    except duckdb.Error as error:
+        if layout.catalog_spec.kind != POSTGRES:
+            raise
+        if read_only and "creating a new DuckLake is explicitly disabled" in str(error):
+            raise no_warehouse_yet(layout) from None
+        raise NewsdropError(f"cannot open the PostgreSQL catalog ({layout.catalog_spec.params}): "
+                            f"{postgres_reason(error)}") from None
+
+
+def no_warehouse_yet(layout: DataLayout) -> NewsdropError:
+    return NewsdropError(f"no warehouse in the catalog ({layout.catalog_spec.params}) yet: run `newsdrop run "
+                         f"--inbox INBOX --data {layout.url} --catalog ...` first")
+
+
+def postgres_reason(error: BaseException) -> str:
+    """libpq's reason, out of DuckDB's several-line message."""
+    text = str(error)
+    for marker in ("FATAL:", "failed:", "Unable to connect to Postgres"):
+        if marker in text:
+            tail = text.split(marker, 1)[1].strip()
+            return " ".join(tail.split())[:300]
+    return " ".join(text.split())[:300]
 
 
 def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
     """The writer's connection (the caller holds the run lock); creates the lake on first use."""
     layout.ensure()
-    con = _duckdb()
+    con = _duckdb(layout)
     try:
-        con.execute(attach_sql(layout, read_only=False))
+        attach(con, layout, read_only=False)
         con.execute(f"USE {LAKE}")
         # By its tables, not by the catalog file: ATTACH creates the file, and a first run
         # killed before create_lake committed leaves one without tables.
-        found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'",
-                            [LAKE]).fetchone()
-        if not found or not found[0]:
+        if not has_tables(con):
             create_lake(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'runs'",
+                        [LAKE]).fetchone()
+    return bool(found and found[0])
 
 
 def create_lake(con: duckdb.DuckDBPyConnection) -> None:
@@ -122,11 +211,13 @@ def connect_read_only(layout: DataLayout, snapshot: int | None = None) -> duckdb
                 f"{layout.root}` once to move it onto DuckLake") if layout.is_legacy() else (
                 f"run `newsdrop run --inbox INBOX --data {layout.root}` first")
         raise NewsdropError(f"no warehouse at {layout.root}: {hint}")
-    con = _duckdb()
+    con = _duckdb(layout)
     try:
-        con.execute(attach_sql(layout, read_only=True, snapshot=snapshot))
+        attach(con, layout, read_only=True, snapshot=snapshot)
         con.execute(f"USE {LAKE}")
-        con.execute("SET allowed_directories = ?", [[str(layout.lake.resolve()) + "/"]])
+        if not has_tables(con):
+            raise no_warehouse_yet(layout)
+        con.execute("SET allowed_directories = ?", [[layout.lake_url]])
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -166,8 +257,11 @@ def shell_command(layout: DataLayout, snapshot: int | None = None) -> list[str]:
                             f"(duckdb-cli=={duckdb.__version__})")
     binary = Path(spec.origin).parent / "duckdb"
     setup = ["SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false"]
-    setup += [f"LOAD {sql_string(str(extension_path(name)))}" for name in EXTENSIONS]
+    setup += [f"LOAD {sql_string(str(extension_path(name)))}" for name in extensions_for(layout)]
+    secret = s3_secret_sql(in_shell=True) if layout.remote else None
+    setup += [secret] if secret else []
     setup += [attach_sql(layout, read_only=True, snapshot=snapshot), f"USE {LAKE}",
-              f"SET allowed_directories = [{sql_string(str(layout.lake.resolve()) + '/')}]",
+              f"SET allowed_directories = [{sql_string(layout.lake_url)}]",
               "SET enable_external_access = false", "SET lock_configuration = true"]
-    return [str(binary), "-cmd", "; ".join(setup) + ";"]
+    # The setup's own results (CREATE SECRET answers "Success") are not the user's output.
+    return [str(binary), "-cmd", ".output /dev/null", "-cmd", "; ".join(setup) + ";", "-cmd", ".output"]

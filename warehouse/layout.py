@@ -1,10 +1,22 @@
-"""Where everything lives under DATA (documented in docs/warehouse.md)."""
+"""Where everything lives under DATA (documented in docs/warehouse.md).
+
+DATA is a local folder or an s3:// URL. A local folder holds everything: the SQLite
+catalog, the lake, the raw store and newsdrop's own state. Under an s3:// URL live
+the lake, the raw store and the staged files; the catalog is in PostgreSQL (which
+also holds the run lock), and the only local files are Prefect's, in a cache folder.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from newsdrop.errors import NewsdropError
+from newsdrop.warehouse.catalog import DEFAULT, CatalogSpec
+from newsdrop.warehouse.storage import is_s3, join
 
 MAIN_SCHEMA = "main"
 
@@ -14,14 +26,72 @@ def raw_relative(sha256: str) -> str:
     return f"raw/{sha256[:2]}/{sha256}"
 
 
-@dataclass(frozen=True)
+def local_cache() -> Path:
+    """newsdrop's per-user cache (XDG_CACHE_HOME honoured)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdrop"
+
+
+@dataclass(frozen=True, init=False)
 class DataLayout:
     root: Path
+    """The local folder: DATA itself, or for an s3:// DATA a cache folder for Prefect's files."""
+    catalog_spec: CatalogSpec
+    url: str
+    """DATA as DuckDB and the readers name it: an absolute path, or the s3:// URL."""
 
-    def __post_init__(self) -> None:
-        # Absolute, always: the catalog records the paths of the files newsdrop adds, and a
-        # relative one would name another file from another working directory.
-        object.__setattr__(self, "root", Path(self.root).resolve())
+    def __init__(self, location: str | Path, catalog_spec: CatalogSpec = DEFAULT) -> None:
+        text = str(location)
+        if is_s3(text):
+            url = text.rstrip("/")
+            if not catalog_spec.shared:
+                raise NewsdropError(f"data at {url} needs a PostgreSQL catalog: a SQLite catalog is a local file; "
+                                    'give --catalog "postgres:dbname=NAME host=HOST user=USER"')
+            # Prefect's local files only: everything that matters is in S3 and PostgreSQL.
+            root = local_cache() / "remote" / hashlib.sha256(url.encode()).hexdigest()[:16]
+        else:
+            # Absolute, always: the catalog records the paths of the files newsdrop adds, and a
+            # relative one would name another file from another working directory.
+            root = Path(text).resolve()
+            url = str(root)
+        object.__setattr__(self, "root", root)
+        object.__setattr__(self, "catalog_spec", catalog_spec)
+        object.__setattr__(self, "url", url)
+
+    @property
+    def remote(self) -> bool:
+        """DATA is an s3:// URL."""
+        return is_s3(self.url)
+
+    @property
+    def lake_url(self) -> str:
+        """The DuckLake DATA_PATH (with its trailing slash)."""
+        return join(self.url, "lake") + "/"
+
+    def table_url(self, table: str, schema: str = MAIN_SCHEMA) -> str:
+        return join(self.url, "lake", schema, table)
+
+    def partition_url(self, table: str, moment: datetime) -> str:
+        """The partition a batch's rows of a per-run table go to: the UTC day of its ingest
+        time, as DuckLake's year/month/day keys name it."""
+        day = moment.astimezone(UTC)
+        return join(self.table_url(table), f"year={day.year}", f"month={day.month}", f"day={day.day}")
+
+    @property
+    def raw_url(self) -> str:
+        return join(self.url, "raw")
+
+    def raw_location(self, sha256: str) -> str:
+        """Where a drop's bytes are kept: a path, or an s3:// URL."""
+        return join(self.url, raw_relative(sha256))
+
+    @property
+    def staging_url(self) -> str:
+        """Where reader processes write a batch's Parquet files before its commit moves them
+        into the table folders (locally, the same file system, so the move is one rename)."""
+        return str(self.staging) if not self.remote else join(self.url, "_staging")
+
+    def staging_url_for(self, run_id: str) -> str:
+        return join(self.staging_url, run_id)
 
     @property
     def catalog(self) -> Path:
@@ -37,12 +107,6 @@ class DataLayout:
         """A table's Parquet dataset (hive partitions), as DuckLake lays it out."""
         return self.lake / schema / table
 
-    def partition_folder(self, table: str, moment: datetime) -> Path:
-        """The partition a batch's rows of a per-run table go to: the UTC day of its ingest
-        time, as DuckLake's year/month/day keys name it."""
-        day = moment.astimezone(UTC)
-        return self.table_folder(table) / f"year={day.year}" / f"month={day.month}" / f"day={day.day}"
-
     @property
     def staging(self) -> Path:
         """Where reader processes write a batch's Parquet files before its commit moves them
@@ -55,10 +119,6 @@ class DataLayout:
     @property
     def raw(self) -> Path:
         return self.root / "raw"
-
-    def raw_path(self, sha256: str) -> Path:
-        """Raw bytes are stored by content, so a re-sent file costs no space."""
-        return self.root / raw_relative(sha256)
 
     @property
     def state(self) -> Path:
@@ -97,8 +157,9 @@ class DataLayout:
         return self.legacy_ledger.exists()
 
     def exists(self) -> bool:
-        return self.catalog.exists()
+        """Whether a lake was made here (a PostgreSQL catalog is asked when attached)."""
+        return self.catalog_spec.shared or self.catalog.exists()
 
     def ensure(self) -> None:
-        for folder in (self.lake, self.raw, self.state):
+        for folder in (self.state,) if self.remote else (self.lake, self.raw, self.state):
             folder.mkdir(parents=True, exist_ok=True)

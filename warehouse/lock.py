@@ -1,7 +1,10 @@
-"""One run at a time per DATA folder.
+"""One run at a time per warehouse, and the marker that names the run in progress.
 
-An OS file lock (flock) is released by the kernel when its process dies, even by
-SIGKILL, so a crashed run never leaves a stale lock behind.
+With the SQLite catalog both live in DATA/_state: an OS file lock (flock), which the
+kernel releases when its process dies, even by SIGKILL, and a marker file. With a
+PostgreSQL catalog, runs on many machines meet in the catalog (warehouse.catalog_lock):
+a session advisory lock, which PostgreSQL releases when the session ends, and a
+marker row.
 """
 
 from __future__ import annotations
@@ -12,12 +15,43 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from newsdrop.errors import RunInProgress
+from newsdrop.warehouse.layout import DataLayout
+
+BUSY = "another newsdrop run is in progress on this data folder"
+
+
+class RunMarker(Protocol):
+    """Names the run in progress; found by the next run if that one died."""
+
+    def read(self) -> str | None: ...
+
+    def write(self, text: str) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+class FileMarker:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> str | None:
+        try:
+            return self.path.read_text()
+        except FileNotFoundError:
+            return None
+
+    def write(self, text: str) -> None:
+        self.path.write_text(text)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def run_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+def file_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -29,8 +63,7 @@ def run_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    message = f"another newsdrop run is in progress on this data folder (pid {holder})"
-                    raise RunInProgress(message) from None
+                    raise RunInProgress(f"{BUSY} (pid {holder})") from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -39,7 +72,7 @@ def run_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def lock_is_held(path: Path) -> bool:
+def file_lock_is_held(path: Path) -> bool:
     """Whether a run holds the lock now (for status; takes nothing a run would wait for)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -52,3 +85,34 @@ def lock_is_held(path: Path) -> bool:
     finally:
         os.close(fd)  # closing releases a shared lock we may have taken
     return False
+
+
+@contextlib.contextmanager
+def run_lock(layout: DataLayout, wait_seconds: float = 0.0) -> Iterator[RunMarker]:
+    """Hold the warehouse's run lock; yields its running marker."""
+    if layout.catalog_spec.shared:
+        from newsdrop.warehouse.catalog_lock import catalog_lock
+
+        with catalog_lock(layout.catalog_spec, wait_seconds) as marker:
+            yield marker
+        return
+    with file_lock(layout.lock, wait_seconds):
+        yield FileMarker(layout.running_marker)
+
+
+def running_now(layout: DataLayout) -> str | None:
+    """The marker of the run in progress, if one holds the lock now (for status)."""
+    if layout.catalog_spec.shared:
+        from newsdrop.warehouse.catalog_lock import catalog_running_now
+
+        return catalog_running_now(layout.catalog_spec)
+    marker = FileMarker(layout.running_marker).read()
+    return marker if marker is not None and file_lock_is_held(layout.lock) else None
+
+
+def lock_is_held(layout: DataLayout) -> bool:
+    if layout.catalog_spec.shared:
+        from newsdrop.warehouse.catalog_lock import catalog_lock_is_held
+
+        return catalog_lock_is_held(layout.catalog_spec)
+    return file_lock_is_held(layout.lock)

@@ -12,7 +12,6 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -22,6 +21,7 @@ from newsdrop.warehouse.commit import lake_transaction
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PARTITION_COLUMN, PER_RUN_TABLES
+from newsdrop.warehouse.storage import is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
 
@@ -44,41 +44,43 @@ def expire_before(con: duckdb.DuckDBPyConnection, moment: datetime) -> tuple[int
     return expired, deleted
 
 
-def merge_partition(con: duckdb.DuckDBPyConnection, layout: DataLayout, table: str, folder: Path,
-                    files: list[str], staging: Path) -> None:
+def merge_partition(con: duckdb.DuckDBPyConnection, table: str, folder: str, files: list[str], staging: str) -> None:
     """One partition's files rewritten as one, swapped in one transaction: its rows out whole
     (no delete files), the merged file in. Our own, not ducklake_merge_adjacent_files: that
     one's files carry an internal row-id column, and a folder of files with two schemas breaks
     readers of the folder (polars refuses it)."""
     schema = PER_RUN_TABLES[table]
     rows = con.execute("SELECT * FROM read_parquet(?)", [files]).to_arrow_table().select(schema.names).cast(schema)
-    staged = staging / f"{table}-{secrets.token_hex(4)}.parquet"
-    staged.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(rows, staged, compression=COMPRESSION)
-    target = folder / f"merged-{secrets.token_hex(8)}.parquet"
+    staged = join(staging, f"{table}-{secrets.token_hex(4)}.parquet")
+    if is_s3(staged):
+        pq.write_table(rows, s3_key(staged), compression=COMPRESSION, filesystem=s3_filesystem())
+    else:
+        os.makedirs(staging, exist_ok=True)
+        pq.write_table(rows, staged, compression=COMPRESSION)
+    target = join(folder, f"merged-{secrets.token_hex(8)}.parquet")
     column = PARTITION_COLUMN[table]
-    year, month, day_of_month = (int(part.split("=")[1]) for part in folder.parts[-3:])
+    year, month, day_of_month = (int(part.split("=")[1]) for part in folder.split("/")[-3:])
     day = datetime(year, month, day_of_month, tzinfo=UTC)
     with lake_transaction(con) as moved:
         con.execute(f"DELETE FROM {LAKE}.main.{table} WHERE {column} >= ? AND {column} < ?",
                     [day, day + timedelta(days=1)])
-        os.replace(staged, target)
+        move(staged, target)
         moved.append(target)
-        con.execute(f"CALL ducklake_add_data_files('{LAKE}', ?, ?, hive_partitioning => true)", [table, str(target)])
+        con.execute(f"CALL ducklake_add_data_files('{LAKE}', ?, ?, hive_partitioning => true)", [table, target])
 
 
-def merge_small_files(con: duckdb.DuckDBPyConnection, layout: DataLayout, staging: Path) -> int:
+def merge_small_files(con: duckdb.DuckDBPyConnection, staging: str) -> int:
     """Merge the files of each partition of a per-run table that has more than one, up to
     MERGE_LIMIT_BYTES a partition (a bigger one is left as it is: its files are not small)."""
     merged = 0
     for table in PER_RUN_TABLES:
-        by_folder: dict[Path, list[tuple[str, int]]] = defaultdict(list)
+        by_folder: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for path, size in con.execute(f"SELECT data_file, data_file_size_bytes FROM ducklake_list_files('{LAKE}', ?)",
                                       [table]).fetchall():
-            by_folder[Path(path).parent].append((path, size))
+            by_folder[parent(path)].append((path, size))
         for folder, files in by_folder.items():
             if len(files) > 1 and sum(size for _path, size in files) <= MERGE_LIMIT_BYTES:
-                merge_partition(con, layout, table, folder, [path for path, _size in files], staging)
+                merge_partition(con, table, folder, [path for path, _size in files], staging)
                 merged += 1
     return merged
 
@@ -88,7 +90,7 @@ def vacuum(con: duckdb.DuckDBPyConnection, layout: DataLayout, keep_since: datet
     needs all earlier history expired (the merged files replace files older snapshots use)."""
     merged = 0
     if merge:
-        merged = merge_small_files(con, layout, layout.staging_for("vacuum"))
+        merged = merge_small_files(con, layout.staging_url_for("vacuum"))
         latest = con.execute(f"SELECT max(snapshot_time) FROM {LAKE}.snapshots()").fetchone()
         keep_since = latest[0] if latest and latest[0] is not None else keep_since
     expired, deleted = expire_before(con, keep_since)

@@ -3,7 +3,8 @@
 The connection itself is read-only and cannot touch files outside the lake
 (warehouse.lake.connect_read_only). Two things get past those settings, so they
 are refused here: statements that are not queries (ATTACH can create a SQLite file
-anywhere), and the SQLite scanner's functions, which read any SQLite file.
+anywhere), the SQLite scanner's functions, which read any SQLite file, and with a PostgreSQL
+catalog the postgres extension's, which reach any database.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import duckdb
 from newsdrop.errors import NewsdropError
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-REFUSED_FUNCTIONS = {"sqlite_scan", "sqlite_query", "sqlite_attach"}
+_FILES = "reads files outside the warehouse"
+_DATABASES = "reaches databases outside the warehouse"  # loaded with a PostgreSQL catalog
+REFUSED_FUNCTIONS = {"sqlite_scan": _FILES, "sqlite_query": _FILES, "sqlite_attach": _FILES,
+                     "postgres_scan": _DATABASES, "postgres_scan_pushdown": _DATABASES,
+                     "postgres_query": _DATABASES, "postgres_attach": _DATABASES, "postgres_execute": _DATABASES}
 
 
 def query_statements(sql: str) -> list[str]:
@@ -37,5 +42,5 @@ def query_statements(sql: str) -> list[str]:
         # The token's own text, whatever follows it (a comment, a line break, then "(").
         word = sql[start:end].split("--", 1)[0].split("/*", 1)[0].strip().strip('"').lower()
         if token == duckdb.token_type.identifier and word in REFUSED_FUNCTIONS:
-            raise NewsdropError(f"refused: {word} reads files outside the warehouse")
+            raise NewsdropError(f"refused: {word} {REFUSED_FUNCTIONS[word]}")
     return [statement.query.strip() for statement in statements]

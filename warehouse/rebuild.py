@@ -39,7 +39,7 @@ def plan_rebuild(layout: DataLayout, kept: Iterable[KeptVersion], rebuild_run_id
         key = (version.run_id, version.part)
         ingested[key] = version.ingested_at
         listed = Listed(version.file_name, version.size_bytes, version.mtime_ns)
-        groups[key].append(Candidate(listed, source=str(layout.raw_path(version.sha256))))
+        groups[key].append(Candidate(listed, source=layout.raw_location(version.sha256)))
     return [(BatchSpec(run_id, ingested[(run_id, part)], part, rebuild_run_id), candidates)
             for (run_id, part), candidates in sorted(groups.items())]
 

@@ -8,31 +8,32 @@ run that never recorded its end is recorded as interrupted, with what it committ
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
 import duckdb
 
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.lock import RunMarker
 from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.rebuild import remove_legacy_files
 from newsdrop.warehouse.run_rows import committed_counts, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
+from newsdrop.warehouse.storage import remove_tree
 
 VACUUM = "vacuum"  # the running marker's kind while `newsdrop vacuum` works
 
 
-def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
+def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection, marker: RunMarker) -> None:
     """Clean up after a run that died: the marker it left names it."""
-    marker = layout.running_marker
-    if not marker.exists():
+    text = marker.read()
+    if not text:
         return
-    run_id, kind, started = [*marker.read_text().split(), "", "", ""][:3]
+    run_id, kind, started = [*text.split(), "", "", ""][:3]
     # The Parquet files an open transaction wrote before its COMMIT are in no
     # snapshot: delete them (we hold the lock, so no transaction is open now).
     con.execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', cleanup_all => true)")
-    shutil.rmtree(layout.staging, ignore_errors=True)
+    remove_tree(layout.staging_url)
     recorded = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
     if kind in (RunKind.REBUILD, VACUUM) and (kind == VACUUM or recorded is not None):
         # Died after its commit, before expiring the snapshots that still reference the
@@ -45,4 +46,4 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> None:
         record_run(con, run_id, RunKind(kind or RunKind.INGEST), started_at, RunStatus.INTERRUPTED,
                    committed_counts(con, run_id),
                    error="the process stopped; its committed batches are kept, the rest is taken by a later run")
-    marker.unlink(missing_ok=True)
+    marker.clear()

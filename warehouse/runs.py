@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
@@ -18,10 +16,11 @@ from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
-from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.lock import RunMarker, run_lock
 from newsdrop.warehouse.recovery import VACUUM, recover
 from newsdrop.warehouse.run_rows import record_failure
 from newsdrop.warehouse.schema import RunKind
+from newsdrop.warehouse.storage import remove_tree
 
 
 def new_run_id(now: datetime) -> str:
@@ -50,40 +49,55 @@ def refuse_legacy(layout: DataLayout) -> None:
 
 
 @contextlib.contextmanager
-def open_run(data: Path, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
-    """Hold the data folder's run lock and open the lake; a run that raises is recorded as failed."""
-    layout = DataLayout(data)
+def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
+    """Hold the warehouse's run lock and open the lake; a run that raises is recorded as failed."""
     if kind is RunKind.INGEST:
         refuse_legacy(layout)
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)
-    with run_lock(layout.lock, lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
-        recover(layout, con)
-        layout.running_marker.write_text(f"{run_id} {kind} {started_at.isoformat()}\n")
+    with locked_lake(layout, lock_wait_seconds) as (con, marker):
+        marker.write(f"{run_id} {kind} {started_at.isoformat()}\n")
         run = Run(layout, con, run_id, kind, started_at)
+        recorded = True
         try:
             yield run
         except BaseException as error:
-            with contextlib.suppress(Exception):  # the lake itself may be what failed
+            try:
                 record_failure(con, run_id, kind, started_at, error)
+            except Exception:
+                # The lake itself may be what failed (S3 unreachable): the marker stays, and
+                # the next run records this one as interrupted, with what it committed.
+                recorded = False
             raise
         finally:
-            shutil.rmtree(layout.staging_for(run_id), ignore_errors=True)
-            layout.running_marker.unlink(missing_ok=True)
+            # The storage may be what failed: its error is not to hide the run's (the next
+            # run's recovery empties the staging area).
+            with contextlib.suppress(OSError):
+                remove_tree(layout.staging_url_for(run_id))
+            if recorded:
+                marker.clear()
+
+
+@contextlib.contextmanager
+def locked_lake(layout: DataLayout, lock_wait_seconds: float
+                ) -> Iterator[tuple[duckdb.DuckDBPyConnection, RunMarker]]:
+    """The run lock, then the lake, then recovery from whatever a dead run left."""
+    with run_lock(layout, lock_wait_seconds) as marker, contextlib.closing(open_lake(layout)) as con:
+        recover(layout, con, marker)
+        yield con, marker
 
 
 @contextlib.contextmanager
 def maintenance(layout: DataLayout, lock_wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
     """The lake for upkeep (vacuum): the run lock, recovery first, and a marker, so that a
     vacuum killed half way is finished by the next run."""
-    with run_lock(layout.lock, lock_wait_seconds), contextlib.closing(open_lake(layout)) as con:
-        recover(layout, con)
-        layout.running_marker.write_text(f"vacuum-{datetime.now(UTC):%Y%m%dT%H%M%S} {VACUUM}\n")
+    with locked_lake(layout, lock_wait_seconds) as (con, marker):
+        marker.write(f"vacuum-{datetime.now(UTC):%Y%m%dT%H%M%S} {VACUUM}\n")
         try:
             yield con
         finally:
-            shutil.rmtree(layout.staging, ignore_errors=True)
-            layout.running_marker.unlink(missing_ok=True)
+            remove_tree(layout.staging_url)
+            marker.clear()
 
 

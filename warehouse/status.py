@@ -10,15 +10,13 @@ import contextlib
 import os
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from newsdrop.errors import NewsdropError
-from newsdrop.warehouse.inbox import list_inbox
+from newsdrop.warehouse.inbox import check_inbox, list_inbox
 from newsdrop.warehouse.lake import LAKE, connect_read_only
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
-from newsdrop.warehouse.lock import lock_is_held
+from newsdrop.warehouse.lock import running_now
 from newsdrop.warehouse.schema import TABLES, RunKind
 
 RUN_FIELDS = ("run_id", "kind", "status", "started_at", "finished_at", "seconds", "drops_loaded", "files_rejected",
@@ -29,13 +27,13 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def warehouse_status(data: Path, inbox: Path | None, max_bytes: int | None = None) -> dict[str, Any]:
+def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | None = None) -> dict[str, Any]:
     """max_bytes: the limit runs use, so that files waiting for a raised limit count in the backlog."""
-    layout = DataLayout(data)
-    if inbox is not None and not inbox.is_dir():
-        raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
-    report: dict[str, Any] = {"data": str(data), "inbox": str(inbox) if inbox else None,
-                              "catalog": str(layout.catalog), "prefect": prefect_history(layout)}
+    if inbox is not None:
+        check_inbox(inbox)
+    catalog = str(layout.catalog) if not layout.catalog_spec.shared else str(layout.catalog_spec)
+    report: dict[str, Any] = {"data": layout.url, "inbox": inbox, "catalog": catalog,
+                              "prefect": prefect_history(layout)}
     with contextlib.closing(connect_read_only(layout)) as con:
         columns = ", ".join(RUN_FIELDS)
         last = con.execute(f"SELECT {columns} FROM runs ORDER BY finished_at DESC, run_id DESC LIMIT 1").fetchone()
@@ -52,8 +50,9 @@ def warehouse_status(data: Path, inbox: Path | None, max_bytes: int | None = Non
         known = Ledger(con).known_listing(max_bytes) if inbox else set()
     newest_drop = newest[0] if newest and isinstance(newest[0], datetime) else None
     running = None
-    if layout.running_marker.exists() and lock_is_held(layout.lock):
-        run_id, kind, started = [*layout.running_marker.read_text().split(), "", "", ""][:3]
+    marker = running_now(layout)
+    if marker:
+        run_id, kind, started = [*marker.split(), "", "", ""][:3]
         running = {"run_id": run_id, "kind": kind, "started_at": started}
     report.update(
         last_run=None if last is None else {name: _iso(value) for name, value in zip(RUN_FIELDS, last, strict=True)},
@@ -66,7 +65,7 @@ def warehouse_status(data: Path, inbox: Path | None, max_bytes: int | None = Non
         },
         snapshot=None if snapshot is None else {"id": snapshot[0], "committed_at": _iso(snapshot[1])},
         rejects_last_run=[{"file_name": name, "reason": reason} for name, reason in rejects],
-        parquet={table: str(layout.table_folder(table)) for table in TABLES},
+        parquet={table: layout.table_url(table) for table in TABLES},
     )
     return report
 
@@ -80,7 +79,7 @@ def prefect_history(layout: DataLayout) -> dict[str, str]:
     return {"home": home, "browse": f"PREFECT_HOME={home} prefect server start"}
 
 
-def _backlog(inbox: Path | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
+def _backlog(inbox: str | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
     if inbox is None:
         return None
     listing = list_inbox(inbox, settle_seconds=0)

@@ -1,0 +1,149 @@
+"""Where files live: a local folder, or an S3 bucket (s3://bucket/prefix).
+
+Local files keep their plain os calls (the raw store writes one file per drop, where
+every system call counts). Objects in S3 go through pyarrow's S3 file system, which
+pyarrow ships: the usual AWS variables give the credentials, the region and the
+endpoint (AWS_ENDPOINT_URL, for an S3-compatible server). An S3 object appears whole
+when its upload completes, so nothing here is ever seen half written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from newsdrop.errors import NewsdropError
+
+if TYPE_CHECKING:
+    import pyarrow.fs
+
+S3 = "s3://"
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith(S3)
+
+
+def join(location: str, *parts: str) -> str:
+    """A path or URL under `location` (posix separators: both are posix here)."""
+    return posixpath.join(location, *parts)
+
+
+def parent(location: str) -> str:
+    return posixpath.dirname(location.rstrip("/"))
+
+
+def s3_endpoint() -> str | None:
+    """The S3 endpoint the AWS tools use: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def s3_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@functools.cache
+def s3_filesystem() -> pyarrow.fs.S3FileSystem:
+    """One per process, from the environment. allow_delayed_open: a small object is one PUT
+    when it is closed, not a multipart upload (three requests)."""
+    from pyarrow import fs
+
+    endpoint = s3_endpoint()
+    options: dict[str, object] = {"region": s3_region(), "allow_delayed_open": True}
+    if endpoint:
+        split = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        options.update(endpoint_override=split.netloc, scheme=split.scheme or "https")
+    return fs.S3FileSystem(**options)
+
+
+def s3_key(url: str) -> str:
+    """bucket/key, as pyarrow's S3 file system names an object."""
+    return url.removeprefix(S3)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str  # the part after the listed prefix
+    size_bytes: int
+    mtime_ns: int
+
+
+def list_objects(url: str) -> list[ObjectInfo]:
+    """The objects directly under an s3:// prefix (not its sub-prefixes)."""
+    from pyarrow import fs
+
+    prefix = s3_key(url).rstrip("/")
+    try:
+        infos = s3_filesystem().get_file_info(fs.FileSelector(prefix, recursive=False, allow_not_found=True))
+    except OSError as error:
+        raise NewsdropError(f"cannot list {url}: {_first_line(error)}") from None
+    return [ObjectInfo(posixpath.basename(info.path), info.size, info.mtime_ns or 0)
+            for info in infos if info.type == fs.FileType.File]
+
+
+def read_bytes(location: str) -> bytes:
+    """A local file's or an object's bytes; FileNotFoundError when it is not there."""
+    if not is_s3(location):
+        with open(location, "rb") as handle:
+            return handle.read()
+    with s3_filesystem().open_input_stream(s3_key(location)) as stream:
+        return bytes(stream.read())
+
+
+def write_bytes(location: str, data: bytes) -> None:
+    """An object written whole (S3 only: local files have their own atomic writers)."""
+    with s3_filesystem().open_output_stream(s3_key(location)) as stream:
+        stream.write(data)
+
+
+def move(source: str, target: str) -> None:
+    """A file renamed, or an object copied then deleted (S3 has no rename)."""
+    if is_s3(source):
+        filesystem = s3_filesystem()
+        filesystem.copy_file(s3_key(source), s3_key(target))
+        filesystem.delete_file(s3_key(source))
+        return
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        if not os.path.exists(source):
+            raise
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+
+
+def remove(location: str) -> None:
+    """A file or object gone, if it was there."""
+    if not is_s3(location):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(location)
+        return
+    with contextlib.suppress(FileNotFoundError):
+        s3_filesystem().delete_file(s3_key(location))
+
+
+def remove_tree(location: str) -> None:
+    """A folder, or every object under a prefix, gone."""
+    if not is_s3(location):
+        import shutil
+
+        shutil.rmtree(location, ignore_errors=True)
+        return
+    s3_filesystem().delete_dir_contents(s3_key(location), missing_dir_ok=True)
+
+
+def exists(location: str) -> bool:
+    if not is_s3(location):
+        return os.path.exists(location)
+    from pyarrow import fs
+
+    return bool(s3_filesystem().get_file_info(s3_key(location)).type != fs.FileType.NotFound)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error) or type(error).__name__).splitlines()[0]
