@@ -1,6 +1,7 @@
 """An analyst in another process, for the concurrency tests.
 
-    python tests/analyst.py hold DATA connect|attach   open a session, BEGIN, read; on each line of
+    python tests/analyst.py hold DATA connect|attach [CATALOG]
+                                                       open a session, BEGIN, read; on each line of
                                                        stdin read again; on "commit" COMMIT and read
     python tests/analyst.py watch DATA SECONDS          reconnect (newsdrop.connect) in a loop, checking
                                                        every snapshot
@@ -55,11 +56,11 @@ def attach(data: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def hold(data: Path, mode: str) -> None:
+def hold(data: str, mode: str, catalog: str | None = None) -> None:
     """An open transaction that outlives runs: it keeps its snapshot until it ends."""
     import newsdrop
 
-    con = newsdrop.connect(data) if mode == "connect" else attach(data)
+    con = newsdrop.connect(data, catalog=catalog) if mode == "connect" else attach(Path(data))
 
     def report(stage: str) -> None:
         print(json.dumps({"stage": stage, "drops": count(con), "broken": check(con)}), flush=True)
@@ -125,9 +126,10 @@ def parquet(data: Path, seconds: float) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    command, data = sys.argv[1], Path(sys.argv[2])
+    command = sys.argv[1]
     if command == "hold":
-        hold(data, sys.argv[3])
+        hold(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
     else:
+        data = Path(sys.argv[2])
         result = watch(data, float(sys.argv[3])) if command == "watch" else parquet(data, float(sys.argv[3]))
         print(json.dumps(result), flush=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,3 +45,32 @@ def prefect_env(prefect_api: None) -> dict[str, str]:
         NEWSDROP_SETTLE_SECONDS="0",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    """PostgreSQL, the S3 server and a Dask cluster (tests/servers.py): those `.ci/run`
+    started, or started here for a local run and stopped at the end."""
+    import shutil
+    import tempfile
+
+    import servers as real_servers
+
+    wanted = ("NEWSDROP_TEST_PG", "NEWSDROP_TEST_S3_PORT", "NEWSDROP_TEST_DASK")
+    if all(os.environ.get(name) for name in wanted):
+        yield {key: value for key, value in os.environ.items()}
+        return
+    # Not under pytest's tmp folder: that one is private to root, and the cluster runs as postgres.
+    folder = Path(tempfile.mkdtemp(prefix="newsdrop-servers-"))
+    try:
+        started = real_servers.start_all(folder)
+    except (RuntimeError, OSError, ImportError, subprocess.CalledProcessError) as error:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the scale-out servers could not start here: {error}")
+    os.environ.update(started)  # the S3 variables and PGPASSWORD, for this process and its children
+    try:
+        yield dict(os.environ)
+    finally:
+        real_servers.stop_all(started)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -21,7 +21,7 @@ import pytest
 
 import newsdrop
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.lock import run_lock
+from newsdrop.warehouse.lock import file_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "python-api.md"
@@ -31,6 +31,8 @@ DROPS = FIXTURES / "drops"
 # A port nothing listens on: any attempt to reach a Prefect API would fail the run.
 DEAD_PREFECT_API = "http://127.0.0.1:9/api"
 
+# Every ```python block runs here; the scale-out example is fenced ```py, as it needs servers
+# this test does not start (tests/test_scale_out.py makes its calls).
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
@@ -163,7 +165,7 @@ def test_a_held_run_lock_raises_run_in_progress(workdir: Path) -> None:
     newsdrop.ingest(inbox, data)
     lock = DataLayout(Path(data)).lock  # where the code takes its run lock
 
-    with run_lock(lock):
+    with file_lock(lock):
         with pytest.raises(newsdrop.RunInProgress, match="in progress"):
             newsdrop.ingest(inbox, data)
         with pytest.raises(newsdrop.RunInProgress):
