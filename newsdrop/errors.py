@@ -29,12 +29,13 @@ class QualityCheckFailed(RunFailed):
 
 
 def _error_chain(error: BaseException | None) -> Iterator[BaseException]:
-    """The error and those it was raised from or while handling (a few levels)."""
+    """The error and those it was raised from or while handling (a few levels), as Python
+    shows them: not past a `raise ... from None`, which says the error stands on its own."""
     for _ in range(10):
         if error is None:
             return
         yield error
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
 
 
 def stopped_by_signal(error: BaseException) -> bool:

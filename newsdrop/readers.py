@@ -11,6 +11,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -62,7 +63,12 @@ def _dask_client(address: str) -> Any:
     except ImportError:
         raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
     try:
-        return Client(address, timeout=15, set_as_default=False)  # type: ignore[no-untyped-call]
+        # A closed port is refused at once; the client itself would retry for its whole timeout.
+        host, _, port = address.removeprefix("tcp://").rpartition(":")
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+        return Client(address, timeout=10, set_as_default=False)  # type: ignore[no-untyped-call]
+    except ValueError:
+        raise NewsdropError(f"dask = {address!r} is not a scheduler address: give tcp://HOST:PORT") from None
     except (OSError, TimeoutError) as error:
         raise NewsdropError(f"cannot reach the Dask scheduler at {address}: {error}") from None
 
