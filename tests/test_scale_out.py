@@ -494,3 +494,24 @@ def test_an_unreachable_dask_scheduler_fails_in_one_line(tmp_path: Path, prefect
     assert result.stderr.startswith(f"newsdrop: cannot reach the Dask scheduler at {address}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "data").exists()  # nothing started
+
+
+def test_a_too_large_drop_in_s3_is_kept_whole_and_rejected(remote: Remote, tmp_path: Path) -> None:
+    import hashlib
+
+    folder = make_inbox(tmp_path / "inbox", DROPS)
+    big = folder / "900_00000000000000bb.txt"
+    big.write_bytes(b"A paragraph of a long article.\n" * 100_000)  # 3.1 MB, streamed in chunks
+    remote.upload(folder)
+    result = remote.run(env={**remote.env, "NEWSDROP_MAX_BYTES": "1MiB"})
+    assert result.returncode == 0, result.stderr
+    assert remote.query(f"SELECT reason FROM rejected_drops WHERE file_name = '{big.name}'") == [("too_large",)]
+    sha = hashlib.sha256(big.read_bytes()).hexdigest()
+    key = f"{remote.data.removeprefix(f's3://{BUCKET}/')}/raw/{sha[:2]}/{sha}"
+    stored = s3_client(remote.env).get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert stored == big.read_bytes()
+    leftovers = s3_client(remote.env).list_objects_v2(
+        Bucket=BUCKET, Prefix=f"{remote.data.removeprefix(f's3://{BUCKET}/')}/raw/incoming/")
+    # No temporary object is left (pyarrow leaves an empty "incoming/" marker when it deletes
+    # the last object under it: that is no drop's bytes).
+    assert [item["Key"] for item in leftovers.get("Contents", []) if item["Size"]] == []
