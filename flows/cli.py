@@ -116,6 +116,10 @@ def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
 
     try:
         layout = data_layout(settings)
+        if layout.remote:
+            from newsdrop.warehouse.storage import check_bucket
+
+            check_bucket(layout.url)
         if inbox_needed:
             require_inbox(settings)
             refuse_legacy(layout)
@@ -242,8 +246,8 @@ def run(
         inbox = str(SAMPLE_INBOX)
     settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
                          lock_wait_seconds=wait, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
+    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
     _preflight(settings, debug, inbox_needed=True)
-    _quiet_prefect(verbose, debug)
     with _prefect_for(settings, debug):
         from newsdrop.flows.ingest import ingest
 
@@ -275,8 +279,8 @@ def rebuild(
         newsdrop rebuild --data /srv/newsdrop
     """
     settings = _settings(debug, data=data, workers=workers, catalog=catalog, dask=dask)
+    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
     _preflight(settings, debug, inbox_needed=False)
-    _quiet_prefect(verbose, debug)
     with _prefect_for(settings, debug, REBUILD_STAYS):
         from newsdrop.flows.ingest import rebuild as rebuild_flow
 
@@ -327,8 +331,8 @@ def serve(
         except CronSimError as error:
             _fail(ValueError(f"--cron {cron!r} is not a cron expression ({error}); e.g. \"*/5 * * * *\""), debug)
     settings = _settings(debug, inbox=inbox, data=data, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
+    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
     _preflight(settings, debug, inbox_needed=True)
-    _quiet_prefect(verbose, debug)
     if every is not None:
         # The runner looks for due runs every 10 s by default: too slow for a short period.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))

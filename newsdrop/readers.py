@@ -6,6 +6,7 @@ child gets a parent-death signal, even when its parent is killed with SIGKILL.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import multiprocessing
@@ -56,27 +57,55 @@ def refuse_unguarded_script() -> None:
         raise SystemExit(f"newsdrop: {UNGUARDED_SCRIPT}")
 
 
-def _dask_client(address: str) -> Any:
+DASK_ANSWER_SECONDS = 10
+
+
+def _scheduler_identity(address: str) -> dict[str, Any]:
+    """The scheduler's own description of itself, asked with a deadline: a closed port is
+    refused at once, and something that is not a Dask scheduler (a web server, say) makes
+    no answer Dask can read, which a client would wait for, or fail on, at length."""
     try:
         import prefect_dask  # noqa: F401  (the flows' task runner: checked here, before a run starts)
-        from distributed import Client
+        from distributed.core import rpc
     except ImportError:
         raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if not port.isdigit():
+        raise NewsdropError(f"dask = {address!r} is not a scheduler address: give tcp://HOST:PORT")
+
+    async def identity() -> dict[str, Any]:
+        scheduler = rpc(address, timeout=DASK_ANSWER_SECONDS)  # type: ignore[no-untyped-call]
+        try:
+            return dict(await scheduler.identity())
+        finally:
+            await scheduler.close_rpc()  # type: ignore[no-untyped-call]
+
     try:
-        # A closed port is refused at once; the client itself would retry for its whole timeout.
-        host, _, port = address.removeprefix("tcp://").rpartition(":")
-        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
-        return Client(address, timeout=10, set_as_default=False)  # type: ignore[no-untyped-call]
-    except ValueError:
-        raise NewsdropError(f"dask = {address!r} is not a scheduler address: give tcp://HOST:PORT") from None
-    except (OSError, TimeoutError) as error:
-        raise NewsdropError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=DASK_ANSWER_SECONDS).close()
+        answer = asyncio.run(asyncio.wait_for(identity(), DASK_ANSWER_SECONDS))
+    except TimeoutError:
+        raise NewsdropError(f"cannot reach the Dask scheduler at {address}: no answer within "
+                            f"{DASK_ANSWER_SECONDS} s (is it a Dask scheduler's address?)") from None
+    except Exception as error:  # any failure to get an answer means the same to the user
+        reason = (str(error) or type(error).__name__).splitlines()[0][:200]
+        raise NewsdropError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+    if answer.get("type") != "Scheduler":
+        raise NewsdropError(f"{address} is not a Dask scheduler: give the scheduler's address (tcp://HOST:8786)")
+    return answer
+
+
+def _dask_client(address: str) -> Any:
+    _scheduler_identity(address)
+    from distributed import Client
+
+    return Client(address, timeout=DASK_ANSWER_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
 
 
 def dask_threads(address: str) -> int:
-    """How many batches the cluster reads at once (its worker threads)."""
-    with _dask_client(address) as client:
-        return max(1, int(sum(client.nthreads().values())))
+    """How many batches the cluster reads at once (its worker threads); checks that a
+    scheduler answers there."""
+    workers = _scheduler_identity(address).get("workers") or {}
+    return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers.values()))
 
 
 @contextlib.contextmanager

@@ -350,12 +350,27 @@ def test_a_wrong_password_or_an_unreachable_catalog_fails_in_one_line(remote: Re
     assert "run `newsdrop run" in refused.stderr
 
 
-def test_the_catalog_string_may_not_hold_a_password(remote: Remote) -> None:
-    secret = "hunter2-secret"
-    with_password = Remote(remote.inbox, remote.data, remote.catalog + f" password={secret}", remote.env)
-    result = with_password.run()
+@pytest.mark.parametrize("catalog", [
+    "postgres:dbname=news host=127.0.0.1 password=hunter2-secret",
+    "postgres:dbname=news host=127.0.0.1 PASSWORD = hunter2-secret",
+    "postgres:postgresql://postgres:hunter2-secret@127.0.0.1/news",
+    "postgres:postgresql://postgres@127.0.0.1/news?password=hunter2-secret",
+    "postgres:postgresql://postgres@127.0.0.1/news?sslmode=disable&password=hunter2-secret",
+])
+def test_the_catalog_string_may_not_hold_a_password(catalog: str, tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "newsdrop", "status", "--data", str(tmp_path), "--catalog",
+                             catalog], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "must not hold the password" in result.stderr and secret not in result.stderr
+    assert "must not hold the password" in result.stderr and "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_missing_bucket_is_said_in_one_line(remote: Remote, tmp_path: Path) -> None:
+    for inbox, data in (("s3://no-such-bucket/inbox", remote.data), (remote.inbox, "s3://no-such-bucket/lake")):
+        result = Remote(inbox, data, remote.catalog, remote.env).run()
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.strip() == ("newsdrop: no bucket 'no-such-bucket' at "
+                                         f"{remote.env['AWS_ENDPOINT_URL']}: give an existing bucket in "
+                                         f"{inbox if 'no-such' in inbox else data}")
 
 
 def test_s3_data_needs_a_postgres_catalog(tmp_path: Path) -> None:
@@ -494,6 +509,22 @@ def test_an_unreachable_dask_scheduler_fails_in_one_line(tmp_path: Path, prefect
     assert result.stderr.startswith(f"newsdrop: cannot reach the Dask scheduler at {address}"), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / "data").exists()  # nothing started
+
+    # Something that answers, but is not a Dask scheduler (a web server): no hang, no traceback.
+    port = real_servers.free_port()
+    web = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        real_servers._wait_for_port(port, 30, "http.server")
+        result = subprocess.run([sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data",
+                                 str(tmp_path / "data"), "--dask", f"tcp://127.0.0.1:{port}"], env=prefect_env,
+                                capture_output=True, text=True, timeout=120)
+    finally:
+        web.kill()
+        web.wait()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"newsdrop: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_a_too_large_drop_in_s3_is_kept_whole_and_rejected(remote: Remote, tmp_path: Path) -> None:

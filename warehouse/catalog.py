@@ -18,7 +18,8 @@ from newsdrop.errors import NewsdropError
 
 SQLITE = "sqlite"
 POSTGRES = "postgres"
-_PASSWORD_PARAMETER = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
+# key=value parameters, and a URI's query string (postgresql://host/db?password=...).
+_PASSWORD_PARAMETER = re.compile(r"(^|[\s?&])password\s*=", re.IGNORECASE)
 _PASSWORD_IN_URI = re.compile(r"^postgres(ql)?://[^/@]*:[^/@]*@", re.IGNORECASE)
 USAGE = ('give --catalog sqlite (the default: DATA/catalog.sqlite) or --catalog "postgres:dbname=NAME '
          'host=HOST user=USER" (libpq parameters; the password from PGPASSWORD or ~/.pgpass)')

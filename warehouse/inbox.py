@@ -15,7 +15,7 @@ from pathlib import Path
 from newsdrop.errors import NewsdropError
 from newsdrop.transforms.names import is_drop_name
 from newsdrop.warehouse.schema import SkipReason
-from newsdrop.warehouse.storage import is_s3, list_objects
+from newsdrop.warehouse.storage import check_bucket, is_s3, list_objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,10 @@ class Listing:
 
 
 def check_inbox(inbox: str) -> None:
-    """A local inbox must be a folder (an s3:// prefix is checked by listing it)."""
-    if not is_s3(inbox) and not os.path.isdir(inbox):
+    """A local inbox must be a folder; an s3:// one's bucket must exist (its prefix may be empty)."""
+    if is_s3(inbox):
+        check_bucket(inbox)
+    elif not os.path.isdir(inbox):
         raise NewsdropError(f"no inbox folder at {inbox}: give the folder the drops arrive in")
 
 

@@ -26,6 +26,7 @@ from newsdrop.warehouse.schema import (
     TABLES,
     create_table_sql,
 )
+from newsdrop.warehouse.storage import check_bucket
 
 LAKE = "lake"
 EXTENSIONS = ("sqlite_scanner", "ducklake")
@@ -157,6 +158,8 @@ def postgres_reason(error: BaseException) -> str:
 def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
     """The writer's connection (the caller holds the run lock); creates the lake on first use."""
     layout.ensure()
+    if layout.remote:
+        check_bucket(layout.url)
     con = _duckdb(layout)
     try:
         attach(con, layout, read_only=False)
@@ -211,6 +214,8 @@ def connect_read_only(layout: DataLayout, snapshot: int | None = None) -> duckdb
                 f"{layout.root}` once to move it onto DuckLake") if layout.is_legacy() else (
                 f"run `newsdrop run --inbox INBOX --data {layout.root}` first")
         raise NewsdropError(f"no warehouse at {layout.root}: {hint}")
+    if layout.remote:
+        check_bucket(layout.url)
     con = _duckdb(layout)
     try:
         attach(con, layout, read_only=True, snapshot=snapshot)

@@ -66,6 +66,21 @@ def s3_key(url: str) -> str:
     return url.removeprefix(S3)
 
 
+def check_bucket(url: str) -> None:
+    """The bucket of an s3:// URL exists and answers: one line naming what to fix otherwise."""
+    from pyarrow import fs
+
+    bucket = s3_key(url).split("/", 1)[0]
+    where = s3_endpoint() or "AWS S3"
+    try:
+        info = s3_filesystem().get_file_info(bucket)
+    except OSError as error:
+        raise NewsdropError(f"cannot reach the bucket {bucket!r} at {where}: {_first_line(error)[:200]} "
+                            "(check AWS_ENDPOINT_URL and the AWS keys)") from None
+    if info.type == fs.FileType.NotFound:
+        raise NewsdropError(f"no bucket {bucket!r} at {where}: give an existing bucket in {url}")
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     name: str  # the part after the listed prefix
