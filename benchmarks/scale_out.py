@@ -157,13 +157,24 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--served", action="store_true",
+                        help="one Prefect server for the runs and the Dask workers (PREFECT_API_URL), as a team "
+                        "that scales out has; without it each run starts a temporary one, and each Dask worker too")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="newsdrop-scale-"))
     os.chmod(work, 0o755)
     started: dict[str, str] = {}
+    prefect_server: subprocess.Popen[bytes] | None = None
     try:
         if not os.environ.get("NEWSDROP_TEST_PG"):
-            started = real_servers.start_all(work / "servers")
+            folder = work / "servers"
+            folder.mkdir()
+            started = real_servers.start_postgres(folder)
+            started.update(real_servers.start_s3(folder))
+            if args.served:
+                prefect_server, api_url = start_prefect_server(work)
+                started["PREFECT_API_URL"] = api_url
+            started.update(real_servers.start_dask(folder, started))
             os.environ.update(started)  # PGPASSWORD and the S3 variables, for this process too
         env = {**os.environ, **started, "PYTHONPATH": str(HERE.parent)}
         inbox = work / "inbox"
@@ -183,7 +194,26 @@ def main() -> None:
     finally:
         if started:
             real_servers.stop_all(started)
+        if prefect_server is not None:
+            prefect_server.terminate()
+            prefect_server.wait()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def start_prefect_server(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = real_servers.free_port()
+    env = {**os.environ, "PREFECT_HOME": str(work / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+                               str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api_url = f"http://127.0.0.1:{port}/api"
+    import urllib.request
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{api_url}/health", timeout=2):
+            return server, api_url
+        time.sleep(0.5)
+    raise RuntimeError("the Prefect server did not start")
 
 
 if __name__ == "__main__":
