@@ -9,6 +9,7 @@ into the lake at its commit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
@@ -164,16 +165,9 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, 
                max_bytes: int) -> BatchResult:
     """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
     remote = layout.remote or (inbox is not None and is_s3(inbox))
-    with ThreadPoolExecutor(S3_REQUESTS, thread_name_prefix="newsdrop-s3") if remote else _NoPool() as io:
-        return _read(spec, candidates, inbox, layout, max_bytes, io)
-
-
-class _NoPool:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
+    pool = ThreadPoolExecutor(S3_REQUESTS, thread_name_prefix="newsdrop-s3") if remote else None
+    with pool or contextlib.nullcontext():
+        return _read(spec, candidates, inbox, layout, max_bytes, pool)
 
 
 def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout, max_bytes: int,

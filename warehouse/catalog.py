@@ -42,6 +42,19 @@ class CatalogSpec:
 DEFAULT = CatalogSpec(SQLITE)
 
 
+def catalog_unreachable(spec: CatalogSpec, error: BaseException) -> NewsdropError:
+    """The one line for a PostgreSQL catalog that cannot be opened (by DuckDB or by psycopg):
+    libpq's reason, out of a message of several lines. It names the parameters, which hold
+    no password (parse_catalog refuses one)."""
+    text = str(error)
+    reason = " ".join(text.split())
+    for marker in ("FATAL:", "failed:", "Unable to connect to Postgres"):
+        if marker in text:
+            reason = " ".join(text.split(marker, 1)[1].split())
+            break
+    return NewsdropError(f"cannot open the PostgreSQL catalog ({spec.params}): {reason[:300]}")
+
+
 def parse_catalog(text: str | None) -> CatalogSpec:
     """The catalog a --catalog value names; NewsdropError saying what to give otherwise."""
     value = (text or "").strip()

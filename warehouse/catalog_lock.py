@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from newsdrop.errors import NewsdropError, RunInProgress
-from newsdrop.warehouse.catalog import CatalogSpec
+from newsdrop.warehouse.catalog import CatalogSpec, catalog_unreachable
 
 LOCK_KEY = 0x6E657773  # "news": one lock per database, which holds one lake
 MARKER_TABLE = "newsdrop_running"
@@ -35,13 +35,7 @@ def connect(spec: CatalogSpec) -> Any:
         return psycopg.connect(spec.params, autocommit=True, application_name="newsdrop", connect_timeout=10,
                                **KEEPALIVES)
     except psycopg.Error as error:
-        raise NewsdropError(f"cannot open the PostgreSQL catalog ({spec.params}): {reason(error)}") from None
-
-
-def reason(error: BaseException) -> str:
-    """libpq's own words, on one line."""
-    text = " ".join(str(error).split())
-    return text.split("FATAL:", 1)[1].strip() if "FATAL:" in text else text
+        raise catalog_unreachable(spec, error) from None
 
 
 class MarkerRow:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import duckdb
 
 from newsdrop.errors import NewsdropError
-from newsdrop.warehouse.catalog import POSTGRES
+from newsdrop.warehouse.catalog import POSTGRES, catalog_unreachable
 from newsdrop.warehouse.layout import MAIN_SCHEMA, DataLayout
 from newsdrop.warehouse.schema import (
     LEDGER_SCHEMA,
@@ -136,23 +136,12 @@ def attach(con: duckdb.DuckDBPyConnection, layout: DataLayout, read_only: bool, 
             raise
         if read_only and "creating a new DuckLake is explicitly disabled" in str(error):
             raise no_warehouse_yet(layout) from None
-        raise NewsdropError(f"cannot open the PostgreSQL catalog ({layout.catalog_spec.params}): "
-                            f"{postgres_reason(error)}") from None
+        raise catalog_unreachable(layout.catalog_spec, error) from None
 
 
 def no_warehouse_yet(layout: DataLayout) -> NewsdropError:
     return NewsdropError(f"no warehouse in the catalog ({layout.catalog_spec.params}) yet: run `newsdrop run "
                          f"--inbox INBOX --data {layout.url} --catalog ...` first")
-
-
-def postgres_reason(error: BaseException) -> str:
-    """libpq's reason, out of DuckDB's several-line message."""
-    text = str(error)
-    for marker in ("FATAL:", "failed:", "Unable to connect to Postgres"):
-        if marker in text:
-            tail = text.split(marker, 1)[1].strip()
-            return " ".join(tail.split())[:300]
-    return " ".join(text.split())[:300]
 
 
 def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
