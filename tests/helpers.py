@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typer.testing import CliRunner
 
 from newsdrop import connect
 from newsdrop.flows.cli import app
 from newsdrop.warehouse import schema
+from newsdrop.warehouse.layout import DataLayout
+
+if TYPE_CHECKING:
+    import duckdb
 
 TABLES = (*schema.TABLES, "headlines")
 
@@ -34,10 +39,34 @@ def run(inbox: Path, data: Path, *extra: str) -> Any:
     return result
 
 
+_OPEN: dict[tuple[Path, int], duckdb.DuckDBPyConnection] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    for con in _OPEN.values():
+        con.close()
+    _OPEN.clear()
+
+
+def lake(data: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse as analysts see it: newsdrop.connect (read-only), opened once per warehouse.
+
+    Opening one costs about 0.25 s and a query on an open one a few ms. Each query on it sees
+    the last committed snapshot, as an analyst's open session does (runs, rebuilds and vacuums
+    of other processes included); a warehouse made anew at the same path has a new catalog
+    file, and so gets a new connection."""
+    catalog = DataLayout(data).catalog
+    if not catalog.exists():
+        return connect(data)  # raises what a user would see: no warehouse there
+    key = (Path(data).resolve(), catalog.stat().st_ino)
+    if key not in _OPEN:
+        _OPEN[key] = connect(data)
+    return _OPEN[key]
+
+
 def query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    """The warehouse as analysts see it: through newsdrop.connect (read-only)."""
-    with connect(data) as con:
-        return con.execute(sql, params or []).fetchall()
+    return lake(data).execute(sql, params or []).fetchall()
 
 
 def counts(data: Path) -> dict[str, int]:
@@ -45,10 +74,9 @@ def counts(data: Path) -> dict[str, int]:
 
 
 def table_rows(data: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    with connect(data) as con:
-        columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall() if row[0] not in exclude]
-        quoted = ', '.join(f'"{column}"' for column in columns)
-        return sorted(con.execute(f"SELECT {quoted} FROM {table}").fetchall(), key=repr)
+    columns = [row[0] for row in query(data, f"DESCRIBE {table}") if row[0] not in exclude]
+    quoted = ', '.join(f'"{column}"' for column in columns)
+    return sorted(query(data, f"SELECT {quoted} FROM {table}"), key=repr)
 
 
 def fingerprint(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:

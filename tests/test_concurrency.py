@@ -63,7 +63,7 @@ def test_a_waiting_run_takes_its_turn(tmp_path: Path, prefect_env: dict[str, str
     assert query(data, "SELECT sum(drops_loaded) FROM runs") == [(1000,)]
 
 
-@pytest.mark.parametrize("mode", ["connect", "attach"])
+@pytest.mark.parametrize("mode", ["connect", pytest.param("attach", marks=pytest.mark.slow)])
 def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, prefect_env: dict[str, str]) -> None:
     """An analyst holds a read transaction (newsdrop.connect, or a plain DuckDB ATTACH as the
     docs show) across a whole run: the run neither waits nor fails, and the analyst keeps the

@@ -53,6 +53,7 @@ def test_the_first_start_keeps_a_template_and_the_next_folder_starts_from_it(tmp
     assert (tmp_path / "second" / "prefect.db").exists()
 
 
+@pytest.mark.slow
 def test_a_broken_template_is_made_again(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     start_server(tmp_path / "first", cache)

@@ -161,6 +161,7 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     assert {table: remote.rows(table) for table in DATA_TABLES} == reference
 
 
+@pytest.mark.slow
 def test_two_machines_at_once_load_every_drop_once(remote: Remote, tmp_path: Path) -> None:
     """Two runs on one catalog and inbox, each with its own empty working folder and home
     (two machines): the catalog's lock lets one run at a time."""
@@ -240,6 +241,7 @@ def assert_lake_files_registered(remote: Remote) -> None:
     assert lake_tables == listed
 
 
+@pytest.mark.slow
 def test_an_analyst_session_keeps_its_snapshot_and_never_blocks_a_run(remote: Remote, tmp_path: Path) -> None:
     remote.upload(DROPS)
     assert remote.run().returncode == 0
@@ -286,6 +288,7 @@ def relay(port: int, target: int) -> Iterator[subprocess.Popen[str]]:
             process.wait()
 
 
+@pytest.mark.slow
 def test_the_s3_server_stopping_mid_run_fails_in_one_line_and_the_next_run_completes(
         remote: Remote, servers: dict[str, str], tmp_path: Path) -> None:
     """The run reaches S3 through a relay; the relay stops (the server is gone for the run)
@@ -413,6 +416,7 @@ def test_local_data_with_a_postgres_catalog(remote: Remote, tmp_path: Path) -> N
         assert con.execute("SELECT count(*) FROM drops").fetchall() == [(24,)]
 
 
+@pytest.mark.slow
 def test_the_shell_and_vacuum_work_on_postgres_and_s3(remote: Remote, tmp_path: Path) -> None:
     """The DuckDB shell attaches the lake read-only with the keys read from its environment
     (never in its command line); vacuum --merge rewrites S3 partitions in one snapshot."""

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 from conftest import DROPS
 from helpers import make_inbox
 
@@ -135,6 +136,7 @@ def serve_for(seconds: float, inbox: Path, data: Path, env: dict[str, str]) -> t
     return banner + watch + stdout, stderr, runs
 
 
+@pytest.mark.slow
 def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     env = serve_env(tmp_path)
@@ -155,6 +157,7 @@ def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tm
     assert len(started) <= 5, started  # 10 s at a 3 s period, not a burst of the missed ones
 
 
+@pytest.mark.slow
 def test_stopping_serve_lets_the_run_in_flight_finish(tmp_path: Path) -> None:
     """SIGTERM to serve's process group (as systemd stops it) in the middle of a run: the run
     finishes and is recorded, Prefect has no crashed run, and nothing warns."""

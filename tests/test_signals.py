@@ -48,7 +48,8 @@ def left_behind(pgid: int, data: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("signum", "code", "whole_group"), [
-    (signal.SIGINT, 130, True),  # Ctrl-C in a terminal, pressed twice: the whole foreground group gets it
+    # Ctrl-C in a terminal, pressed twice: the whole foreground group gets it
+    pytest.param(signal.SIGINT, 130, True, marks=pytest.mark.slow),
     (signal.SIGTERM, 143, False),  # a service manager stopping the process
 ])
 def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path, signum: int, code: int,
