@@ -7,15 +7,15 @@
                                                        every snapshot
     python tests/analyst.py parquet DATA SECONDS        read the tables' Parquet folders in a loop
 
-`hold` prints one JSON line per read; the others print "ready", then one JSON line of
-what they saw.
+`hold` prints one JSON line per read; the others print "ready", read until their standard
+input closes (or SECONDS pass), then print one JSON line of what they saw.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
+import threading
 from pathlib import Path
 
 import duckdb
@@ -79,13 +79,28 @@ def hold(data: str, mode: str, catalog: str | None = None) -> None:
     con.close()
 
 
+def until_stdin_closes(seconds: float) -> threading.Event:
+    """Set when standard input closes (the test is done with the runs), or after `seconds`."""
+    closed = threading.Event()
+
+    def wait() -> None:
+        sys.stdin.read()
+        closed.set()
+
+    threading.Thread(target=wait, daemon=True).start()
+    timer = threading.Timer(seconds, closed.set)
+    timer.daemon = True  # the process ends when its work does, not when the timer runs out
+    timer.start()
+    return closed
+
+
 def watch(data: Path, seconds: float) -> dict[str, object]:
     import newsdrop
 
     reads, counts, broken, errors = 0, set(), [], []
-    deadline = time.monotonic() + seconds
+    done = until_stdin_closes(seconds)
     print("ready", flush=True)
-    while time.monotonic() < deadline:
+    while not done.is_set():
         try:
             with newsdrop.connect(data) as con:
                 con.execute("BEGIN")  # every check of one read sees the same snapshot
@@ -106,9 +121,9 @@ def parquet(data: Path, seconds: float) -> dict[str, object]:
 
     layout = DataLayout(data)
     reads, counts, duplicates, errors = 0, set(), 0, []
-    deadline = time.monotonic() + seconds
+    done = until_stdin_closes(seconds)
     print("ready", flush=True)
-    while time.monotonic() < deadline:
+    while not done.is_set():
         try:
             table = ds.dataset(layout.table_folder("drops"), format="parquet", partitioning="hive").to_table(
                 columns=["drop_id"])

@@ -22,6 +22,17 @@ def expected_readings() -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment less any PREFECT_* or NEWSDROP_* setting of the caller's."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+
+
+@pytest.fixture(scope="session")
+def plain_env() -> dict[str, str]:
+    """Environment for a newsdrop run in a plain Python process (tests/api_run.py): no Prefect."""
+    return {**environment_without_settings(), "NEWSDROP_SETTLE_SECONDS": "0"}
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:
     """One Prefect test server for the whole session (it costs about 7 s to start)."""
@@ -37,7 +48,7 @@ def prefect_env(prefect_api: None) -> dict[str, str]:
     (a second or so per run, instead of starting an ephemeral API each time)."""
     from prefect.settings import PREFECT_API_URL
 
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    env = environment_without_settings()
     env.update(
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",

@@ -1,4 +1,5 @@
-"""Concurrent runs, and analysts who keep the warehouse open while runs commit."""
+"""Concurrent runs, and analysts who keep the warehouse open while runs commit. The runs are
+plain Python processes (tests/api_run.py, see test_crash.py)."""
 
 from __future__ import annotations
 
@@ -21,25 +22,26 @@ FIXTURE_FILES = 26  # 24 drops and 2 rejects
 BATCH = 50
 
 
-def analyst(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
+def analyst(*args: str) -> subprocess.Popen[str]:
     process = subprocess.Popen([sys.executable, str(ANALYST), *args], stdout=subprocess.PIPE, text=True,
-                               stdin=subprocess.PIPE if stdin else None)
+                               stdin=subprocess.PIPE)
     assert process.stdout is not None
-    if not stdin:
+    if args[0] != "hold":
         assert process.stdout.readline().strip() == "ready"
     return process
 
 
 def analyst_result(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """What a watching analyst saw, once told to stop (its standard input closes)."""
     stdout, _ = process.communicate(timeout=120)
     return json.loads(stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def test_two_runs_at_once_load_each_drop_exactly_once(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+def test_two_runs_at_once_load_each_drop_exactly_once(tmp_path: Path, plain_env: dict[str, str]) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     generate(1500, inbox, seed=3, corpora=None)
-    first = newsdrop_process(inbox, data, prefect_env)
-    second = newsdrop_process(inbox, data, prefect_env)
+    first = newsdrop_process(inbox, data, plain_env)
+    second = newsdrop_process(inbox, data, plain_env)
     outputs = [process.communicate(timeout=300) for process in (first, second)]
     codes = sorted(process.returncode for process in (first, second))
     assert codes in ([0, 0], [0, 3]), outputs
@@ -52,10 +54,10 @@ def test_two_runs_at_once_load_each_drop_exactly_once(tmp_path: Path, prefect_en
     assert_consistent(data)
 
 
-def test_a_waiting_run_takes_its_turn(tmp_path: Path, prefect_env: dict[str, str]) -> None:
+def test_a_waiting_run_takes_its_turn(tmp_path: Path, plain_env: dict[str, str]) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     generate(1000, inbox, seed=4, corpora=None)
-    runs = [newsdrop_process(inbox, data, prefect_env, "--wait", "120") for _ in range(2)]
+    runs = [newsdrop_process(inbox, data, plain_env, "--wait", "120") for _ in range(2)]
     for process in runs:
         process.communicate(timeout=300)
     assert [process.returncode for process in runs] == [0, 0]
@@ -64,13 +66,13 @@ def test_a_waiting_run_takes_its_turn(tmp_path: Path, prefect_env: dict[str, str
 
 
 @pytest.mark.parametrize("mode", ["connect", pytest.param("attach", marks=pytest.mark.slow)])
-def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, prefect_env: dict[str, str]) -> None:
+def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, plain_env: dict[str, str]) -> None:
     """An analyst holds a read transaction (newsdrop.connect, or a plain DuckDB ATTACH as the
     docs show) across a whole run: the run neither waits nor fails, and the analyst keeps the
     snapshot their transaction began with until they end it."""
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    assert newsdrop_run(inbox, data, prefect_env).returncode == 0
-    reader = analyst("hold", str(data), mode, stdin=True)
+    assert newsdrop_run(inbox, data, plain_env).returncode == 0
+    reader = analyst("hold", str(data), mode)
     assert reader.stdin is not None and reader.stdout is not None
 
     def seen(say: str) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, p
         generate(300, inbox, seed=5, corpora=None)
         # The analyst's transaction stays open until told otherwise: the run can only
         # finish (with a timeout far below the test's) if nothing waits for it.
-        result = newsdrop_run(inbox, data, {**prefect_env, "NEWSDROP_BATCH_SIZE": "100"})
+        result = newsdrop_run(inbox, data, {**plain_env, "NEWSDROP_BATCH_SIZE": "100"})
         assert result.returncode == 0, result.stderr
         assert query(data, "SELECT count(*) FROM drops") == [(324,)]  # a new connection sees the new rows
         assert [status for (status,) in query(data, "SELECT status FROM runs ORDER BY finished_at")] == \
@@ -102,19 +104,19 @@ def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, p
             reader.wait()
 
 
-def test_readers_never_see_a_half_committed_batch(tmp_path: Path, prefect_env: dict[str, str]) -> None:
-    """Readers during four runs of four batches each: one that reconnects in a loop sees
+def test_readers_never_see_a_half_committed_batch(tmp_path: Path, plain_env: dict[str, str]) -> None:
+    """Readers during two runs of four batches each: one that reconnects in a loop sees
     whole batches only (a batch is one snapshot), and one that reads the Parquet folders
     directly never fails and never sees a row twice."""
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    assert newsdrop_run(inbox, data, prefect_env).returncode == 0
-    watcher = analyst("watch", str(data), "25")
-    parquet_reader = analyst("parquet", str(data), "25")
-    env = {**prefect_env, "NEWSDROP_BATCH_SIZE": str(BATCH)}
-    for round_no in range(4):
+    assert newsdrop_run(inbox, data, plain_env).returncode == 0
+    watcher = analyst("watch", str(data), "240")
+    parquet_reader = analyst("parquet", str(data), "240")
+    env = {**plain_env, "NEWSDROP_BATCH_SIZE": str(BATCH)}
+    for round_no in range(2):
         generate(4 * BATCH, inbox, seed=6, corpora=None, start=round_no * 4 * BATCH)
         assert newsdrop_run(inbox, data, env).returncode == 0
-    final = 24 + 16 * BATCH
+    final = 24 + 8 * BATCH
     assert query(data, "SELECT count(*) FROM drops") == [(final,)]
     assert_consistent(data)
 
