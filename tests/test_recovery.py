@@ -7,9 +7,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
+import api_run
 import pyarrow.dataset as ds
 import pytest
 from conftest import DROPS
@@ -20,8 +20,6 @@ from newsdrop.warehouse.faults import FAULT_ENV
 from newsdrop.warehouse.lake import _duckdb, attach_sql
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PER_RUN_TABLES
-
-pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def folder_rows(data: Path) -> dict[str, int]:
@@ -46,17 +44,16 @@ def test_a_relative_data_path_keeps_its_files_through_recovery_and_vacuum(
 
 
 def test_a_rebuild_killed_after_its_commit_is_finished_by_the_next_run(tmp_path: Path,
-                                                                        prefect_env: dict[str, str]) -> None:
+                                                                        plain_env: dict[str, str]) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     api.ingest(inbox, data, settle_seconds=0, workers=1)
-    killed = subprocess.run([sys.executable, "-m", "newsdrop", "rebuild", "--data", str(data)],
-                            env={**prefect_env, FAULT_ENV: "rebuild-committed"}, capture_output=True, text=True,
-                            timeout=300, check=False)
+    killed = subprocess.run(api_run.command("rebuild", str(data)), env={**plain_env, FAULT_ENV: "rebuild-committed"},
+                            capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert folder_rows(data)["drops"] == 48  # the replaced files are still in the folders
     assert lake_rows(data)["drops"] == 24
-    again = subprocess.run([sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data)],
-                           env=prefect_env, capture_output=True, text=True, timeout=300, check=False)
+    again = subprocess.run(api_run.command("ingest", str(inbox), str(data)), env=plain_env, capture_output=True,
+                           text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr
     assert folder_rows(data) == lake_rows(data) and lake_rows(data)["drops"] == 24
     assert [status for (status,) in query(data, "SELECT status FROM runs ORDER BY finished_at")] == \

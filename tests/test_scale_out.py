@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import api_run
 import pytest
 from conftest import DROPS
 from helpers import make_inbox
@@ -68,17 +69,23 @@ class Remote:
             list(pool.map(put, sorted(folder.glob("*.txt"))))
 
     def process(self, *extra: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-                command: str = "run") -> subprocess.Popen[str]:
-        where = ["--inbox", self.inbox] if command == "run" else []
-        return subprocess.Popen(
-            [sys.executable, "-m", "newsdrop", command, *where, "--data", self.data, "--catalog", self.catalog,
-             *extra],
-            env=env or self.env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True)
+                command: str = "run", cli: bool = False) -> subprocess.Popen[str]:
+        """The command, in its own process group. A run or rebuild is the warehouse's steps in a
+        plain Python process (tests/api_run.py) unless `cli`: `newsdrop run` through Prefect."""
+        if command in ("run", "rebuild") and not cli:
+            where = [self.inbox, self.data] if command == "run" else [self.data]
+            argv = api_run.command("ingest" if command == "run" else "rebuild", *where, "--catalog", self.catalog,
+                                   *extra)
+        else:
+            where = ["--inbox", self.inbox] if command == "run" else []
+            argv = [sys.executable, "-m", "newsdrop", command, *where, "--data", self.data, "--catalog", self.catalog,
+                    *extra]
+        return subprocess.Popen(argv, env=env or self.env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
 
     def run(self, *extra: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            command: str = "run") -> subprocess.CompletedProcess[str]:
-        process = self.process(*extra, env=env, cwd=cwd, command=command)
+            command: str = "run", cli: bool = False) -> subprocess.CompletedProcess[str]:
+        process = self.process(*extra, env=env, cwd=cwd, command=command, cli=cli)
         stdout, stderr = process.communicate(timeout=300)
         return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -89,6 +96,11 @@ class Remote:
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         with newsdrop.connect(self.data, catalog=self.catalog) as con:
             return sorted_rows(con, table)
+
+    def tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every data table's rows, on one connection."""
+        with newsdrop.connect(self.data, catalog=self.catalog) as con:
+            return {table: sorted_rows(con, table) for table in DATA_TABLES}
 
 
 def sorted_rows(con: Any, table: str) -> list[tuple[Any, ...]]:
@@ -117,8 +129,8 @@ def remote(servers: dict[str, str], prefect_env: dict[str, str]) -> Remote:
 
 def embedded(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> dict[str, list[tuple[Any, ...]]]:
     """The same inbox through the embedded default, as the reference."""
-    result = subprocess.run([sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
-                             *extra], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(api_run.command("ingest", str(inbox), str(data), *extra), env=env, capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     with newsdrop.connect(data) as con:
         return {table: sorted_rows(con, table) for table in DATA_TABLES}
@@ -140,10 +152,11 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     reference = embedded(make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data", remote.env)
     tasks_before = read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"])
 
-    result = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"})
+    result = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"},
+                        cli=True)  # through Prefect: prefect-dask's task runner
     assert result.returncode == 0, result.stderr
     assert "26 new, 24 loaded, 2 rejected" in result.stdout
-    assert {table: remote.rows(table) for table in DATA_TABLES} == reference
+    assert remote.tables() == reference
     # Six batches of at most five files, each read on the cluster.
     assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - tasks_before >= 6
     # The raw bytes are kept under the data URL, as the tables name them.
@@ -156,9 +169,9 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     assert again.returncode == 0, again.stderr
     assert "0 new" in again.stdout
 
-    rebuilt = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], command="rebuild")
+    rebuilt = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], command="rebuild", cli=True)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert {table: remote.rows(table) for table in DATA_TABLES} == reference
+    assert remote.tables() == reference
 
 
 @pytest.mark.slow
@@ -190,7 +203,7 @@ def test_a_second_run_without_wait_is_told_in_one_line(remote: Remote) -> None:
     spec = parse_catalog(remote.catalog)
     with psycopg.connect(spec.params, autocommit=True) as holder:  # another machine holds the lock
         holder.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
-        busy = remote.run()
+        busy = remote.run(cli=True)
     assert busy.returncode == 3, busy.stderr
     assert busy.stderr.strip() == ("newsdrop: another newsdrop run is in progress on this catalog; "
                                    "try again later, or pass --wait SECONDS")
@@ -200,13 +213,21 @@ def test_a_second_run_without_wait_is_told_in_one_line(remote: Remote) -> None:
 def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_run(remote: Remote, tmp_path: Path) -> None:
     drops = tmp_path / "drops"
     rng = random.Random(17)
-    env = {**remote.env, "NEWSDROP_BATCH_SIZE": "40"}
+    # Small: moto is one Python process, and each batch's commit is several S3 and PostgreSQL round trips.
+    env = {**remote.env, "NEWSDROP_BATCH_SIZE": "20"}
     killed = 0
     for attempt in range(3):
-        generate(100, drops, seed=17, corpora=None, start=attempt * 100)
+        generate(40, drops, seed=17, corpora=None, start=attempt * 40)
         remote.upload(drops)
+        before = committed_entries(remote)
         process = remote.process(env=env)
-        time.sleep(rng.uniform(1.5, 4.5))
+        if attempt == 0:
+            time.sleep(rng.uniform(0.3, 1.5))  # starting: the lock, recovery, the listing, the first batch
+        else:  # between batches or inside one: after this run's first commit, at a random moment
+            deadline = time.monotonic() + 120
+            while committed_entries(remote) == before and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0, 0.5))
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             killed += 1
@@ -216,7 +237,7 @@ def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_run(remote: Remot
     finished = remote.run(env=env)
     assert finished.returncode == 0, finished.stderr
     reference = embedded(drops, tmp_path / "reference", env)
-    assert {table: remote.rows(table) for table in DATA_TABLES} == reference
+    assert remote.tables() == reference
     assert remote.query("SELECT count(*) - count(DISTINCT drop_id) FROM drops") == [(0,)]
     statuses = [status for (status,) in remote.query("SELECT status FROM runs ORDER BY finished_at")]
     assert set(statuses) <= {"succeeded", "interrupted"} and statuses[-1] == "succeeded", statuses
@@ -335,7 +356,7 @@ def test_a_wrong_password_or_an_unreachable_catalog_fails_in_one_line(remote: Re
     wrong = "not-the-password-4711"
     for command in ("run", "status", "sql"):
         extra = ("SELECT 1",) if command == "sql" else ()
-        result = remote.run(*extra, env={**remote.env, "PGPASSWORD": wrong}, command=command)
+        result = remote.run(*extra, env={**remote.env, "PGPASSWORD": wrong}, command=command, cli=True)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "password authentication failed" in result.stderr
@@ -344,7 +365,7 @@ def test_a_wrong_password_or_an_unreachable_catalog_fails_in_one_line(remote: Re
     closed = real_servers.free_port()
     unreachable = Remote(remote.inbox, remote.data, f"postgres:dbname=news host=127.0.0.1 port={closed} user=x",
                          remote.env)
-    result = unreachable.run()
+    result = unreachable.run(cli=True)
     assert result.returncode == 1
     assert result.stderr.startswith("newsdrop: cannot open the PostgreSQL catalog (dbname=news host=127.0.0.1")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -369,7 +390,7 @@ def test_the_catalog_string_may_not_hold_a_password(catalog: str, tmp_path: Path
 
 def test_a_missing_bucket_is_said_in_one_line(remote: Remote, tmp_path: Path) -> None:
     for inbox, data in (("s3://no-such-bucket/inbox", remote.data), (remote.inbox, "s3://no-such-bucket/lake")):
-        result = Remote(inbox, data, remote.catalog, remote.env).run()
+        result = Remote(inbox, data, remote.catalog, remote.env).run(cli=True)
         assert result.returncode == 1, result.stdout
         assert result.stderr.strip() == ("newsdrop: no bucket 'no-such-bucket' at "
                                          f"{remote.env['AWS_ENDPOINT_URL']}: give an existing bucket in "
@@ -408,8 +429,8 @@ def test_local_data_with_a_postgres_catalog(remote: Remote, tmp_path: Path) -> N
     """The lake in a (shared) folder, the catalog and the lock in PostgreSQL."""
     inbox = make_inbox(tmp_path / "inbox", DROPS)
     data = tmp_path / "data"
-    result = subprocess.run([sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
-                             "--catalog", remote.catalog], env=remote.env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(api_run.command("ingest", str(inbox), str(data), "--catalog", remote.catalog),
+                            env=remote.env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert not (data / "catalog.sqlite").exists()
     with newsdrop.connect(data, catalog=remote.catalog) as con:
@@ -425,7 +446,7 @@ def test_the_shell_and_vacuum_work_on_postgres_and_s3(remote: Remote, tmp_path: 
 
     remote.upload(DROPS)
     assert remote.run(env={**remote.env, "NEWSDROP_BATCH_SIZE": "9"}).returncode == 0
-    before = {table: remote.rows(table) for table in DATA_TABLES}
+    before = remote.tables()
     saved = {name: os.environ.get(name) for name in remote.env if name.startswith(("AWS_", "PG"))}
     os.environ.update({name: remote.env[name] for name in saved})
     try:
@@ -447,7 +468,7 @@ def test_the_shell_and_vacuum_work_on_postgres_and_s3(remote: Remote, tmp_path: 
     vacuumed = remote.run("--merge", "--keep-days", "0", command="vacuum")
     assert vacuumed.returncode == 0, vacuumed.stderr
     assert "merge(s)" in vacuumed.stdout and " 0 merge(s)" not in vacuumed.stdout, vacuumed.stdout
-    assert {table: remote.rows(table) for table in DATA_TABLES} == before
+    assert remote.tables() == before
     assert_lake_files_registered(remote)
 
 
