@@ -88,13 +88,25 @@ def texts(draw: st.DrawFn) -> str:
 
 ENCODINGS = st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-32", "cp1252", "latin-1"])
 
+# The long differential properties run a quarter of their examples in the default run and
+# all of them in the slow one.
+DEPTH = pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["quick", "full"])
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+
+def examples(count: int, full: bool) -> settings:
+    return settings(max_examples=count if full else count // 4, suppress_health_check=[HealthCheck.too_slow])
+
+
 @given(texts(), ENCODINGS)
 @example("Body \u2018one\u2019.\r\n\u200b\r\n\r\nHead\u00a0one \n\u2028Head two\t\n", "utf-8")
 @example("T\u0065\u0301xt e\u0301.\n\n\nHead \ufb01 one\nHead `two`\n", "utf-8")
-def test_hypothesis_texts_read_as_the_reference_reads_them(text: str, encoding: str) -> None:
+def hypothesis_texts_read_as_the_reference_reads_them(text: str, encoding: str) -> None:
     assert_same(text.encode(encoding, errors="replace"))
+
+
+@DEPTH
+def test_hypothesis_texts_read_as_the_reference_reads_them(full: bool) -> None:
+    examples(600, full)(hypothesis_texts_read_as_the_reference_reads_them)()
 
 
 @given(st.binary(max_size=3000))
@@ -102,9 +114,13 @@ def test_any_bytes_read_as_the_reference_reads_them(raw: bytes) -> None:
     assert_same(raw)
 
 
-@settings(max_examples=400)
+@DEPTH
+def test_clean_lines_and_mojibake_hint_as_the_reference(full: bool) -> None:
+    examples(400, full)(clean_lines_and_mojibake_hint_as_the_reference)()
+
+
 @given(texts())
-def test_clean_lines_and_mojibake_hint_as_the_reference(text: str) -> None:
+def clean_lines_and_mojibake_hint_as_the_reference(text: str) -> None:
     assert lines.clean_lines(text) == reference.clean_lines(text)
     plain = bytes(range(0x20, 0x7F)) + b"\n"
     unusual = text.encode("utf-8", "surrogatepass").translate(None, plain).decode("utf-8", "surrogatepass")
@@ -113,9 +129,13 @@ def test_clean_lines_and_mojibake_hint_as_the_reference(text: str) -> None:
     assert utf8_has_mojibake_hint(text.encode("utf-8", "surrogatepass")) == reference.has_mojibake_hint(text)
 
 
-@settings(max_examples=400)
+@DEPTH
+def test_body_key_of_any_paragraphs_as_the_reference(full: bool) -> None:
+    examples(400, full)(body_key_of_any_paragraphs_as_the_reference)()
+
+
 @given(st.lists(st.one_of(LINE, texts()), max_size=12))
-def test_body_key_of_any_paragraphs_as_the_reference(paragraphs: list[str]) -> None:
+def body_key_of_any_paragraphs_as_the_reference(paragraphs: list[str]) -> None:
     # Not only clean lines: body_key is a public function.
     assert keys.body_key(paragraphs) == reference.body_key(paragraphs)
     assert [keys.headline_id(p) for p in paragraphs] == [reference.headline_id(p) for p in paragraphs]
@@ -159,9 +179,13 @@ def unusual_of(text: str) -> str:
     return "".join(ch for ch in text if not (" " <= ch <= "~" or ch == "\n"))
 
 
-@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@DEPTH
+def test_utf8_texts_read_as_the_reference_reads_them(full: bool) -> None:
+    examples(600, full)(utf8_texts_read_as_the_reference_reads_them)()
+
+
 @given(texts())
-def test_utf8_texts_read_as_the_reference_reads_them(text: str) -> None:
+def utf8_texts_read_as_the_reference_reads_them(text: str) -> None:
     """Strict UTF-8 is where decode hands lines its hint of unusual characters."""
     raw = text.encode("utf-8", "surrogatepass")
     assert_same(raw)

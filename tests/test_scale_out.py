@@ -210,6 +210,7 @@ def test_a_second_run_without_wait_is_told_in_one_line(remote: Remote) -> None:
     assert remote.run().returncode == 0  # the holder's session ended: the lock went with it
 
 
+@pytest.mark.slow  # random kills of the same steps are in the default run on the embedded lake (test_crash.py)
 def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_run(remote: Remote, tmp_path: Path) -> None:
     drops = tmp_path / "drops"
     rng = random.Random(17)
