@@ -169,7 +169,7 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     assert again.returncode == 0, again.stderr
     assert "0 new" in again.stdout
 
-    rebuilt = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], command="rebuild", cli=True)
+    rebuilt = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], command="rebuild")  # the API's Dask executor
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert remote.tables() == reference
 
