@@ -39,7 +39,8 @@ def run(inbox: Path, data: Path, *extra: str) -> Any:
     return result
 
 
-_OPEN: dict[tuple[Path, int], duckdb.DuckDBPyConnection] = {}
+_OPEN: dict[tuple[Path, int], duckdb.DuckDBPyConnection] = {}  # the most recently used last
+_KEEP_OPEN = 8  # a test works on one or two warehouses at a time; older ones are closed
 
 
 @atexit.register
@@ -60,9 +61,11 @@ def lake(data: Path) -> duckdb.DuckDBPyConnection:
     if not catalog.exists():
         return connect(data)  # raises what a user would see: no warehouse there
     key = (Path(data).resolve(), catalog.stat().st_ino)
-    if key not in _OPEN:
-        _OPEN[key] = connect(data)
-    return _OPEN[key]
+    con = _OPEN.pop(key) if key in _OPEN else connect(data)
+    _OPEN[key] = con
+    while len(_OPEN) > _KEEP_OPEN:
+        _OPEN.pop(next(iter(_OPEN))).close()
+    return con
 
 
 def query(data: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
