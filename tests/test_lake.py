@@ -51,7 +51,14 @@ def two_runs(root: Path) -> tuple[Path, Path, str, str]:
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """A warehouse of its own, for a test that changes it (vacuum, rebuild)."""
     return two_runs(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str, str]:
+    """One warehouse for the tests that only read it (each checks it is unchanged after)."""
+    return two_runs(tmp_path_factory.mktemp("shared"))
 
 
 def folder_counts(data: Path) -> dict[str, set[int]]:
@@ -91,8 +98,8 @@ def one_line_error(result: object) -> str:
 # -- time travel -------------------------------------------------------------------
 
 
-def test_time_travel_to_a_run(warehouse: tuple[Path, Path, str, str]) -> None:
-    _inbox, data, first, second = warehouse
+def test_time_travel_to_a_run(shared_warehouse: tuple[Path, Path, str, str]) -> None:
+    _inbox, data, first, second = shared_warehouse
     sql = "SELECT count(*) AS n FROM drops"
     assert api.query(data, sql).n[0] == 24
     assert api.query(data, sql, at=first).n[0] == FIRST
@@ -257,8 +264,9 @@ def test_a_legacy_data_folder_is_converted_by_rebuild(tmp_path: Path, prefect_en
     "ATTACH '{outside}/other.duckdb' AS other",
     "SET enable_external_access = true",
 ])
-def test_the_read_only_connection_refuses(warehouse: tuple[Path, Path, str, str], tmp_path: Path, sql: str) -> None:
-    _inbox, data, _first, _second = warehouse
+def test_the_read_only_connection_refuses(shared_warehouse: tuple[Path, Path, str, str], tmp_path: Path,
+                                         sql: str) -> None:
+    _inbox, data, _first, _second = shared_warehouse
     outside = tmp_path / "outside"
     outside.mkdir()
     with api.connect(data) as con, pytest.raises(duckdb.Error):
@@ -267,10 +275,10 @@ def test_the_read_only_connection_refuses(warehouse: tuple[Path, Path, str, str]
     assert query(data, "SELECT count(*) FROM drops") == [(24,)]
 
 
-def test_query_runs_only_queries(warehouse: tuple[Path, Path, str, str]) -> None:
+def test_query_runs_only_queries(shared_warehouse: tuple[Path, Path, str, str]) -> None:
     """newsdrop.query takes SQL from anyone a notebook or a service passes it on from:
     like `newsdrop sql`, it refuses anything but queries, so nothing is written."""
-    _inbox, data, _first, _second = warehouse
+    _inbox, data, _first, _second = shared_warehouse
     target = DataLayout(data).table_folder("runs") / "mine.parquet"
     with pytest.raises(api.NewsdropError, match="refused"):
         api.query(data, f"COPY (SELECT 1 AS x) TO '{target}'")
@@ -280,8 +288,8 @@ def test_query_runs_only_queries(warehouse: tuple[Path, Path, str, str]) -> None
 # -- newsdrop shell ----------------------------------------------------------------
 
 
-def test_the_shell_opens_the_lake_read_only(warehouse: tuple[Path, Path, str, str]) -> None:
-    _inbox, data, first, _second = warehouse
+def test_the_shell_opens_the_lake_read_only(shared_warehouse: tuple[Path, Path, str, str]) -> None:
+    _inbox, data, first, _second = shared_warehouse
     layout = DataLayout(data)
 
     def shell(*args: str, snapshot: int | None = None) -> subprocess.CompletedProcess[str]:
