@@ -17,7 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_FAILED, EXIT_BUSY = 1, 3
 HERE = Path(__file__).resolve()
 
 
@@ -38,6 +37,7 @@ def main() -> int:
 
     import newsdrop
     from newsdrop.errors import NewsdropError, RunInProgress
+    from newsdrop.flows.cli import EXIT_BUSY, EXIT_FAILED  # the command's exit codes (imports no Prefect)
 
     try:
         if given.kind == "ingest":

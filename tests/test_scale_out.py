@@ -93,10 +93,6 @@ class Remote:
         with newsdrop.connect(self.data, catalog=self.catalog) as con:
             return con.execute(sql).fetchall()
 
-    def rows(self, table: str) -> list[tuple[Any, ...]]:
-        with newsdrop.connect(self.data, catalog=self.catalog) as con:
-            return sorted_rows(con, table)
-
     def tables(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every data table's rows, on one connection."""
         with newsdrop.connect(self.data, catalog=self.catalog) as con:
