@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from typer.testing import CliRunner
 
-from newsdrop import connect
+from newsdrop import api, connect
 from newsdrop.flows.cli import app
 from newsdrop.warehouse import schema
 from newsdrop.warehouse.layout import DataLayout
@@ -34,9 +34,24 @@ def newsdrop(*args: str) -> Any:
 
 
 def run(inbox: Path, data: Path, *extra: str) -> Any:
+    """`newsdrop run` in this process: the Prefect flow, on the session's Prefect server
+    (tests that use it ask for the `prefect_api` fixture). A few seconds a run."""
     result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "0", *extra)
     assert result.exit_code == 0, result.output
     return result
+
+
+def ingest(inbox: Path, data: Path, **settings: Any) -> str:
+    """A run through newsdrop.ingest in this process: the same steps as `newsdrop run`
+    (newsdrop.pipeline) without Prefect, in a fraction of a second. Returns the lines the
+    command prints for it."""
+    settings.setdefault("settle_seconds", 0)
+    return "\n".join(api.ingest(inbox, data, **settings).lines())
+
+
+def rebuild(data: Path, **settings: Any) -> str:
+    """newsdrop.rebuild in this process, as `ingest` above; the lines `newsdrop rebuild` prints."""
+    return "\n".join(api.rebuild(data, **settings).lines())
 
 
 _OPEN: dict[tuple[Path, int], duckdb.DuckDBPyConnection] = {}  # the most recently used last

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 from conftest import DROPS
-from helpers import make_inbox, newsdrop, run
+from helpers import ingest, make_inbox, newsdrop
 
 import newsdrop as api
 from newsdrop.warehouse.lake import extension_path
@@ -47,13 +47,13 @@ def offline(code: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory, prefect_api: None) -> Path:
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two runs over the fixtures, in a folder named DATA as the docs call it."""
     root = tmp_path_factory.mktemp("docs")
     inbox, data = make_inbox(root / "inbox", DROPS), root / "DATA"
-    run(inbox, data)
+    ingest(inbox, data)
     (inbox / "copy.txt").write_bytes((DROPS / "001_c780d2942f53d682.txt").read_bytes())
-    run(inbox, data)
+    ingest(inbox, data)
     return data
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import DROPS
 from fuzz_reader import fuzz
-from helpers import counts, make_inbox, newsdrop, query, run
+from helpers import counts, ingest, make_inbox, query
 
 from newsdrop.warehouse.batch import BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.inbox import Listed, list_inbox
@@ -138,7 +138,6 @@ def test_a_symlink_swapped_after_listing_is_still_not_followed(tmp_path: Path) -
     assert result.count(FileOutcome.LOADED) == 0
 
 
-@pytest.mark.usefixtures("prefect_api")
 def test_hostile_file_names_work_end_to_end(tmp_path: Path) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     inbox.mkdir()
@@ -146,13 +145,12 @@ def test_hostile_file_names_work_end_to_end(tmp_path: Path) -> None:
              "-leading-dash.txt", "--help.txt", "new\nline.txt", "$(touch pwned).txt", "back\\slash.txt"]
     for name in names:
         (inbox / name).write_bytes(SAMPLE)
-    result = run(inbox, data)
-    assert f"{len(names)} loaded" in result.output
+    result = ingest(inbox, data)
+    assert f"{len(names)} loaded" in result
     assert sorted(row[0] for row in query(data, "SELECT file_name FROM drops")) == sorted(names)
     assert not Path("pwned").exists() and not (inbox / "pwned").exists()
 
 
-@pytest.mark.usefixtures("prefect_api")
 def test_mass_bad_input_rejects_exactly_the_bad_half(tmp_path: Path) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     inbox.mkdir()
@@ -171,8 +169,8 @@ def test_mass_bad_input_rejects_exactly_the_bad_half(tmp_path: Path) -> None:
             index += 1
     for good in range(1000):
         (inbox / f"good_{good:05d}.txt").write_bytes(SAMPLE.replace(b"Quarterly", f"Quarterly {good}".encode()))
-    result = run(inbox, data, "--workers", "2")
-    assert "2000 seen, 2000 new, 1000 loaded, 1000 rejected" in result.output
+    result = ingest(inbox, data, workers=2)
+    assert "2000 seen, 2000 new, 1000 loaded, 1000 rejected" in result
     assert dict(query(data, "SELECT reason, count(*) FROM rejected_drops GROUP BY reason")) == expected
     assert query(data, "SELECT count(*) FROM rejected_drops WHERE file_name LIKE 'good%'") == [(0,)]
     assert counts(data)["drops"] == 1000
@@ -183,7 +181,7 @@ def small_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSDROP_MAX_BYTES", str(64 * 1024))
 
 
-def test_a_file_still_being_written_waits_for_the_next_run(tmp_path: Path, prefect_api: None) -> None:
+def test_a_file_still_being_written_waits_for_the_next_run(tmp_path: Path) -> None:
     import threading
 
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
@@ -200,11 +198,10 @@ def test_a_file_still_being_written_waits_for_the_next_run(tmp_path: Path, prefe
 
     thread = threading.Thread(target=writer)
     thread.start()
-    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "4")
+    result = ingest(inbox, data, settle_seconds=4)
     thread.join()
-    assert result.exit_code == 0
-    assert "1 still being written (next run)" in result.output
+    assert "1 still being written (next run)" in result
     assert query(data, "SELECT count(*) FROM drops WHERE file_name = 'still_writing.txt'") == [(0,)]
     # It has stopped changing: the next run takes it, whole.
-    newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "1")
+    ingest(inbox, data, settle_seconds=1)
     assert query(data, "SELECT size_bytes FROM drops WHERE file_name = 'still_writing.txt'") == [(len(SAMPLE),)]

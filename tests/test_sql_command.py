@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 from conftest import DROPS
-from helpers import make_inbox, newsdrop, run
-
-pytestmark = pytest.mark.usefixtures("prefect_api")
+from helpers import ingest, make_inbox, newsdrop
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sql")
     folder = root / "data"
-    run(make_inbox(root / "inbox", DROPS), folder)
+    ingest(make_inbox(root / "inbox", DROPS), folder)
     return folder
 
 

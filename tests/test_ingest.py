@@ -1,4 +1,8 @@
-"""End to end through the CLI: inbox -> Parquet -> DuckDB, on the contract's fixtures."""
+"""End to end through newsdrop.ingest: inbox -> Parquet -> DuckDB, on the contract's fixtures.
+
+The runs here are the warehouse's steps in this process (tests/helpers.py `ingest`), the
+same steps `newsdrop run` takes inside its Prefect flow; test_cli_process.py runs the
+command itself."""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from pathlib import Path
 
 import pytest
 from conftest import DROPS, expected_readings
-from helpers import TABLES, counts, fingerprint, make_inbox, newsdrop, query, run, table_rows
+from helpers import TABLES, counts, fingerprint, ingest, make_inbox, query, rebuild, table_rows
 
 from newsdrop.transforms.keys import headline_id
 from newsdrop.warehouse import quality, schema
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.rows import canonical_encoding
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
 CASES = expected_readings()
 ACCEPTED = [case for case in CASES if case["status"] == "ok"]
 REJECTED = [case for case in CASES if case["status"] == "rejected"]
@@ -26,8 +29,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """One warehouse built from the 26 fixtures, shared by the read-only tests below."""
     root = tmp_path_factory.mktemp("loaded")
     inbox, data = make_inbox(root / "inbox", DROPS), root / "data"
-    result = run(inbox, data)
-    assert "26 seen, 26 new, 24 loaded, 2 rejected, 0 unchanged" in result.output
+    result = ingest(inbox, data)
+    assert "26 seen, 26 new, 24 loaded, 2 rejected, 0 unchanged" in result
     return inbox, data
 
 
@@ -136,8 +139,8 @@ def test_parquet_is_readable_by_every_reader_with_the_same_counts(loaded: tuple[
 def test_inbox_is_never_written(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     before = fingerprint(inbox)
-    run(inbox, data)
-    run(inbox, data)
+    ingest(inbox, data)
+    ingest(inbox, data)
     assert fingerprint(inbox) == before
 
 
@@ -145,12 +148,12 @@ def test_second_run_is_a_no_op(tmp_path: Path) -> None:
     """A rerun with nothing new rewrites nothing: every data file and raw file stays as it
     was, and the only change is the rerun's own row in `runs`."""
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    run(inbox, data)
+    ingest(inbox, data)
     kept = ("raw", *(str(DataLayout(data).table_folder(table).relative_to(data)) for table in schema.PER_RUN_TABLES))
     before = {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)}
     tables = {table: table_rows(data, table) for table in TABLES if table != "runs"}
-    result = run(inbox, data)
-    assert "26 seen, 0 new, 0 loaded, 0 rejected, 26 unchanged" in result.output
+    result = ingest(inbox, data)
+    assert "26 seen, 0 new, 0 loaded, 0 rejected, 26 unchanged" in result
     assert {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)} == before
     assert {table: table_rows(data, table) for table in TABLES if table != "runs"} == tables
     assert query(data, "SELECT files_unchanged, drops_loaded FROM runs ORDER BY finished_at") == [(0, 24), (26, 0)]
@@ -158,7 +161,7 @@ def test_second_run_is_a_no_op(tmp_path: Path) -> None:
 
 def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    run(inbox, data)
+    ingest(inbox, data)
     first = counts(data)
 
     (inbox / "900_00000000000000aa.txt").write_text("A new body line.\n\n\nNew headline one\nNew headline two\n")
@@ -170,8 +173,8 @@ def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> Non
     renamed = inbox / "copy of 001.txt"
     renamed.write_bytes((inbox / "001_c780d2942f53d682.txt").read_bytes())
 
-    result = run(inbox, data)
-    assert "29 seen, 4 new, 4 loaded, 0 rejected, 25 unchanged" in result.output
+    result = ingest(inbox, data)
+    assert "29 seen, 4 new, 4 loaded, 0 rejected, 25 unchanged" in result
     after = counts(data)
     assert after["drops"] == first["drops"] + 4
     # The changed file is a new version: both versions stay, each with its own drop_id.
@@ -185,25 +188,24 @@ def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> Non
 
 def test_touched_file_with_same_bytes_is_unchanged(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    run(inbox, data)
+    ingest(inbox, data)
     os.utime(inbox / "001_c780d2942f53d682.txt")
-    result = run(inbox, data)
-    assert "0 new, 0 loaded, 0 rejected, 26 unchanged" in result.output
+    result = ingest(inbox, data)
+    assert "0 new, 0 loaded, 0 rejected, 26 unchanged" in result
     assert counts(data)["drops"] == 24
 
 
 def test_rebuild_reproduces_the_same_tables(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
-    run(inbox, data)
+    ingest(inbox, data)
     (inbox / "900_00000000000000aa.txt").write_text("Second run body.\n\n\nHeadline A\nHeadline B\n")
-    run(inbox, data)
+    ingest(inbox, data)
     derived = ("runs", "quality_checks")  # the rebuild adds its own run and checks
     before = {table: table_rows(data, table) for table in TABLES if table not in derived}
     for path in inbox.iterdir():
         path.unlink()  # rebuild needs only DATA
-    result = newsdrop("rebuild", "--data", str(data))
-    assert result.exit_code == 0, result.output
-    assert "time travel before this rebuild is gone" in result.output
+    result = rebuild(data)
+    assert "time travel before this rebuild is gone" in result
     assert {table: table_rows(data, table) for table in TABLES if table not in derived} == before
     # Each folder holds exactly the rebuilt rows: the replaced files are gone.
     import pyarrow.dataset as ds
