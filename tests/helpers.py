@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 from typer.testing import CliRunner
 
 from newsdrop import api, connect
@@ -104,4 +106,18 @@ def fingerprint(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple[int
         relative = str(path.relative_to(folder))
         if path.is_file() and not any(relative.startswith(prefix) for prefix in skip):
             found[relative] = (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+    return found
+
+
+def left_behind(pgid: int, data: Path) -> list[str]:
+    """Processes of the run's group, or any process working for this data folder."""
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            in_group = os.getpgid(process.pid) == pgid
+            serving = str(data) in " ".join(f"{k}={v}" for k, v in process.environ().items() if k == "PREFECT_HOME")
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+        if in_group or serving:
+            found.append(" ".join(process.info["cmdline"] or [])[:120])
     return found

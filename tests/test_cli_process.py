@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from conftest import DROPS
-from helpers import counts
+from helpers import counts, left_behind
 
 from newsdrop.settings import SAMPLE_INBOX
 
@@ -25,9 +25,15 @@ def newsdrop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
 
 
 def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
-    result = newsdrop("run", "--sample", "--settle-seconds", "0", cwd=tmp_path,
-                      env={"NEWSDROP_DATA": str(tmp_path / "wh")})
+    """And a finished run leaves no process behind: its local Prefect server is stopped."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
+    process = subprocess.Popen([sys.executable, "-m", "newsdrop", "run", "--sample", "--settle-seconds", "0"],
+                               cwd=tmp_path, env={**env, "NEWSDROP_DATA": str(tmp_path / "wh")},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = process.communicate(timeout=240)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr
+    assert left_behind(process.pid, tmp_path / "wh") == []
     samples = len(list(SAMPLE_INBOX.glob("*.txt")))
     assert f"{samples} seen, {samples} new" in result.stdout
     assert f"of {SAMPLE_INBOX}" in result.stdout  # every run says which inbox it read

@@ -104,6 +104,7 @@ def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, p
             reader.wait()
 
 
+@pytest.mark.slow  # the default suite's snapshot guarantee: test_an_open_analyst_session_never_blocks_a_run
 def test_readers_never_see_a_half_committed_batch(tmp_path: Path, plain_env: dict[str, str]) -> None:
     """Readers during two runs of four batches each: one that reconnects in a loop sees
     whole batches only (a batch is one snapshot), and one that reads the Parquet folders

@@ -42,6 +42,7 @@ def template_of(cache: Path) -> Path:
     return folder / "prefect.db"
 
 
+@pytest.mark.slow  # two Prefect server starts of its own, about 25 s
 def test_the_first_start_keeps_a_template_and_the_next_folder_starts_from_it(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     start_server(tmp_path / "first", cache)

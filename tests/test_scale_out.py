@@ -142,6 +142,10 @@ def read_tasks_on_dask(address: str) -> int:
     return sum(states.get("memory", 0) for name, states in counts.items() if "read_batch" in name)
 
 
+# About 35 s. The default suite's scale-out tests take the same servers in smaller steps: a
+# PostgreSQL catalog (test_local_data_with_a_postgres_catalog), S3 (test_a_too_large_drop_in_s3_...),
+# reading on Dask (test_python_api_reads_on_dask_...).
+@pytest.mark.slow
 def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remote, servers: dict[str, str],
                                                                   tmp_path: Path) -> None:
     remote.upload(DROPS)
@@ -345,6 +349,7 @@ def test_the_s3_server_stopping_mid_run_fails_in_one_line_and_the_next_run_compl
     assert_lake_files_registered(remote)
 
 
+@pytest.mark.slow  # the same one-line errors without a server: test_the_catalog_string_may_not_hold_a_password
 def test_a_wrong_password_or_an_unreachable_catalog_fails_in_one_line(remote: Remote, servers: dict[str, str],
                                                                        tmp_path: Path) -> None:
     import servers as real_servers
@@ -498,6 +503,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_the_embedded_default_needs_nothing_of_the_scale_extra(tmp_path: Path, prefect_env: dict[str, str]) -> None:
     inbox = make_inbox(tmp_path / "inbox", DROPS)
 
@@ -518,6 +524,7 @@ def test_the_embedded_default_needs_nothing_of_the_scale_extra(tmp_path: Path, p
         assert 'pip install "newsdrop[scale]"' in wanted.stderr
 
 
+@pytest.mark.slow  # it waits out the 10 s a scheduler has to answer
 def test_an_unreachable_dask_scheduler_fails_in_one_line(tmp_path: Path, prefect_env: dict[str, str],
                                                          servers: dict[str, str]) -> None:
     import servers as real_servers

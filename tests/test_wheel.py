@@ -157,6 +157,7 @@ def test_version_and_help(installed: Installed, tmp_path: Path) -> None:
         assert command in done.stdout, command
 
 
+@pytest.mark.slow  # a `newsdrop run` from the wheel with its own Prefect server; the import itself: above
 def test_run_ignores_same_named_folders_in_the_working_directory(installed: Installed, tmp_path: Path) -> None:
     """A folder `flows/` (or `warehouse/`, `transforms/`) where newsdrop is run is someone
     else's code: the installed newsdrop must never import it."""
