@@ -3,6 +3,9 @@
 A copy of newsdrop.transforms (decode, lines, sections, keys, read) as it was
 before the fast path, with the package's data types. Never edit it to make a
 test pass: the fast reader must give exactly what this gives, on every input.
+It changes only with the contract: the revision of DROP_FORMAT.md §4 (every
+script's sentence ends, issue #18) is written here from the contract's words, with
+the `regex` package's Unicode properties where the fast reader has its own tables.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 import chardet
 import ftfy
+import regex
 
 from newsdrop.transforms.decode import Decoded, Rejected, RejectReason
 from newsdrop.transforms.read import Reading
@@ -198,8 +202,12 @@ def clean_lines(text: str) -> list[str]:
 
 # --- sections ---
 MAX_HEADLINE_CHARS = 250
-_CLOSERS = "\"'\u201d\u2019\u00bb)]"
-_SENTENCE_ENDS = frozenset(".\u3002\u0964\u06d4")
+# Closing quotes and brackets at a line's end, and the characters that follow them there.
+_CLOSERS_AT_END = regex.compile(r"[\"'\p{Pe}\p{Pi}\p{Pf}]+$")
+_TERMINAL = regex.compile(r"[\p{Sentence_Terminal};:]")
+# Terminals whose Unicode 17.0 name has QUESTION, EXCLAMATION or INTERROBANG. Python 3.11's
+# unicodedata (Unicode 14.0) names all but two, added in Unicode 17.0.
+_NAMED_IN_UNICODE_17 = {"\u2e60": "WIGGLY EXCLAMATION MARK", "\u2e61": "INVERTED WIGGLY EXCLAMATION MARK"}
 
 
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
@@ -211,27 +219,43 @@ def has_letter(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
+def end_mark_core(text: str) -> str:
+    """The line less the closing quotes and brackets at its end: its last character is the end mark."""
+    return _CLOSERS_AT_END.sub("", text)
+
+
 def ends_sentence(text: str) -> bool:
-    core = text.rstrip(_CLOSERS)
-    if not core or core[-1] not in _SENTENCE_ENDS:
+    core = end_mark_core(text)
+    if not core or not _TERMINAL.fullmatch(core[-1]):
         return False
-    if len(core) == 1:
+    if core[-1] != "." or len(core) == 1:
         return True
     before = core[-2]
     return not (before.isupper() or before == ".")
+
+
+def asks_or_exclaims(mark: str) -> bool:
+    name = unicodedata.name(mark, "") or _NAMED_IN_UNICODE_17.get(mark, "")
+    return mark == ";" or any(word in name for word in ("QUESTION", "EXCLAMATION", "INTERROBANG"))
+
+
+def ends_in_full_stop(text: str) -> bool:
+    return ends_sentence(text) and not asks_or_exclaims(end_mark_core(text)[-1])
 
 
 def is_headline_like(text: str) -> bool:
     return len(text) <= MAX_HEADLINE_CHARS and has_letter(text) and not ends_sentence(text)
 
 
+def is_headline(text: str) -> bool:
+    """A line of the headline section with a letter and at most 250 characters, however it ends."""
+    return len(text) <= MAX_HEADLINE_CHARS and has_letter(text)
+
+
 def why_not_headline(text: str) -> DroppedLineReason:
-    """The reason for a line that is not headline-like (the checks of is_headline_like, in order)."""
     if not has_letter(text):
         return DroppedLineReason.NO_LETTER
-    if len(text) > MAX_HEADLINE_CHARS:
-        return DroppedLineReason.TOO_LONG
-    return DroppedLineReason.ENDS_SENTENCE
+    return DroppedLineReason.TOO_LONG
 
 
 def trim_blank_ends(lines: list[Line]) -> list[Line]:
@@ -301,18 +325,19 @@ def lay_out(lines: list[Line]) -> Sections:
     article = [line for block in blocks[:first_headline_block] for line in block]
     headline_section = [line for block in blocks[first_headline_block:] for line in block if line.text]
 
-    headlines = tuple(line for line in headline_section if is_headline_like(line.text))
+    headlines = tuple(line for line in headline_section if is_headline(line.text))
     dropped = tuple(
         DroppedLine(line.no, line.text, why_not_headline(line.text))
         for line in headline_section
-        if not is_headline_like(line.text)
+        if not is_headline(line.text)
     )
 
     title: Line | None = None
     body = [line for line in article if line.text]
     if (
         len(body) > 1
-        and is_headline_like(body[0].text)
+        and is_headline(body[0].text)
+        and not ends_in_full_stop(body[0].text)
         and not lines[1].text  # lines[0] is body[0]: blank ends were trimmed
     ):
         title, body = body[0], body[1:]

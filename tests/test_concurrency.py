@@ -18,7 +18,7 @@ from benchmarks.generate import generate
 from newsdrop.warehouse.layout import DataLayout
 
 ANALYST = Path(__file__).parent / "analyst.py"
-FIXTURE_FILES = 26  # 24 drops and 2 rejects
+FIXTURE_FILES = 36  # 34 drops and 2 rejects
 BATCH = 50
 
 
@@ -83,20 +83,20 @@ def test_an_open_analyst_session_never_blocks_a_run(mode: str, tmp_path: Path, p
 
     try:
         opened = json.loads(reader.stdout.readline())
-        assert opened == {"stage": "open", "drops": 24, "broken": []}, opened
+        assert opened == {"stage": "open", "drops": 34, "broken": []}, opened
 
         generate(300, inbox, seed=5, corpora=None)
         # The analyst's transaction stays open until told otherwise: the run can only
         # finish (with a timeout far below the test's) if nothing waits for it.
         result = newsdrop_run(inbox, data, {**plain_env, "NEWSDROP_BATCH_SIZE": "100"})
         assert result.returncode == 0, result.stderr
-        assert query(data, "SELECT count(*) FROM drops") == [(324,)]  # a new connection sees the new rows
+        assert query(data, "SELECT count(*) FROM drops") == [(334,)]  # a new connection sees the new rows
         assert [status for (status,) in query(data, "SELECT status FROM runs ORDER BY finished_at")] == \
             ["succeeded", "succeeded"]
 
-        assert seen("again") == {"stage": "still open", "drops": 24, "broken": []}  # its own snapshot
-        assert seen("commit") == {"stage": "after commit", "drops": 324, "broken": []}
-        assert json.loads(reader.stdout.readline()) == {"stage": "new transaction", "drops": 324, "broken": []}
+        assert seen("again") == {"stage": "still open", "drops": 34, "broken": []}  # its own snapshot
+        assert seen("commit") == {"stage": "after commit", "drops": 334, "broken": []}
+        assert json.loads(reader.stdout.readline()) == {"stage": "new transaction", "drops": 334, "broken": []}
         assert reader.wait(timeout=60) == 0
     finally:
         if reader.poll() is None:
@@ -117,7 +117,7 @@ def test_readers_never_see_a_half_committed_batch(tmp_path: Path, plain_env: dic
     for round_no in range(2):
         generate(4 * BATCH, inbox, seed=6, corpora=None, start=round_no * 4 * BATCH)
         assert newsdrop_run(inbox, data, env).returncode == 0
-    final = 24 + 8 * BATCH
+    final = 34 + 8 * BATCH
     assert query(data, "SELECT count(*) FROM drops") == [(final,)]
     assert_consistent(data)
 
@@ -129,7 +129,7 @@ def test_readers_never_see_a_half_committed_batch(tmp_path: Path, plain_env: dic
     assert len(files) > 1, seen  # it did read while runs committed
     read = analyst_result(parquet_reader)
     assert read["errors"] == [] and read["duplicates"] == 0, read
-    assert read["reads"] > 10 and all(24 <= n <= final for n in read["counts"]), read
+    assert read["reads"] > 10 and all(34 <= n <= final for n in read["counts"]), read
     print(f"snapshot reads: {seen['reads']} (counts {files}), parquet reads: {read['reads']}")
 
 

@@ -158,7 +158,7 @@ def test_a_failure_inside_a_batch_fails_cleanly_and_keeps_what_was_committed(
     assert runs[-1][1].startswith("OSError"), runs
 
     assert newsdrop_run(inbox, data, plain_env).returncode == 0
-    assert query(data, "SELECT count(*) FROM drops") == [(24,)]
+    assert query(data, "SELECT count(*) FROM drops") == [(34,)]
     assert [status for status, _error in run_statuses(data)] == ["succeeded", "failed", "succeeded"]
     assert_consistent(data)
 

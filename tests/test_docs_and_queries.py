@@ -85,7 +85,7 @@ def test_every_documented_python_example_runs(in_data_parent: Path, code: str) -
 def test_the_two_attach_lines_work_in_a_plain_duckdb_client(in_data_parent: Path) -> None:
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     con.execute(offline(ATTACH_LINES))
-    assert con.execute("SELECT count(*) FROM drops").fetchone() == (25,)
+    assert con.execute("SELECT count(*) FROM drops").fetchone() == (35,)
     with api.connect(in_data_parent) as ours:
         everything = "FROM headlines ORDER BY ALL"
         assert con.execute(everything).fetchall() == ours.execute(everything).fetchall()
@@ -142,7 +142,7 @@ def test_sql_command_formats(warehouse: Path) -> None:
     table = newsdrop("sql", "--data", str(warehouse), by_reason)
     assert table.exit_code == 0 and "binary" in table.output and "2 row(s)" in table.output
     as_json = newsdrop("sql", "--data", str(warehouse), "--format", "json", "SELECT count(*) AS n FROM drops")
-    assert json.loads(as_json.output) == [{"n": 25}]
+    assert json.loads(as_json.output) == [{"n": 35}]
     as_csv = newsdrop("sql", "--data", str(warehouse), "--format", "csv", "SELECT 1 AS a, 'x,y' AS b")
     assert as_csv.output == 'a,b\n1,"x,y"\n'
 
@@ -152,7 +152,7 @@ def test_sql_command_is_read_only(warehouse: Path) -> None:
     assert result.exit_code == 1
     assert "read-only" in result.output or "only reads the warehouse" in result.output, result.output
     assert json.loads(newsdrop("sql", "--data", str(warehouse), "--format", "json",
-                               "SELECT count(*) AS n FROM drops").output) == [{"n": 25}]
+                               "SELECT count(*) AS n FROM drops").output) == [{"n": 35}]
 
 
 def test_status_reports_runs_backlog_totals_and_freshness(warehouse: Path, tmp_path: Path) -> None:
@@ -163,14 +163,14 @@ def test_status_reports_runs_backlog_totals_and_freshness(warehouse: Path, tmp_p
     report = json.loads(result.output)
     assert report["last_run"]["status"] == "succeeded"
     assert report["last_run"]["drops_loaded"] == 1
-    assert report["backlog"] == {"files": 1, "in_inbox": 27}  # waiting.txt; copies keep name, size and mtime
-    assert report["totals"]["drops"] == 25 and report["totals"]["rejected_drops"] == 2
+    assert report["backlog"] == {"files": 1, "in_inbox": 37}  # waiting.txt; copies keep name, size and mtime
+    assert report["totals"]["drops"] == 35 and report["totals"]["rejected_drops"] == 2
     assert report["freshness"]["age_seconds"] >= 0
     assert report["catalog"] == str(warehouse / "catalog.sqlite")
     assert report["snapshot"]["id"] == report["last_run"]["snapshot_id"]
     assert report["parquet"]["drops"] == str(warehouse / "lake" / "main" / "drops")
     human = newsdrop("status", "--data", str(warehouse))
-    assert "last run: succeeded ingest" in human.output and "totals: drops 25" in human.output
+    assert "last run: succeeded ingest" in human.output and "totals: drops 35" in human.output
 
 
 def test_status_of_a_folder_with_no_warehouse_says_so(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """End to end through newsdrop.ingest: inbox -> Parquet -> DuckDB, on the contract's fixtures.
 
-The runs here are the warehouse's steps in this process (tests/helpers.py `ingest`), the
-same steps `newsdrop run` takes inside its Prefect flow; test_cli_process.py runs the
-command itself."""
+The warehouse that the read-only tests share is made by `newsdrop run` (through Prefect, on
+the session's server), so every fixture is checked as the command and newsdrop.connect give
+it; the other runs here are the same steps in this process (tests/helpers.py `ingest`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DROPS, expected_readings
-from helpers import TABLES, counts, fingerprint, ingest, make_inbox, query, rebuild, table_rows
+from helpers import TABLES, counts, fingerprint, ingest, make_inbox, query, rebuild, run, table_rows
 
 from newsdrop.transforms.keys import headline_id
 from newsdrop.warehouse import quality, schema
@@ -25,12 +25,12 @@ REJECTED = [case for case in CASES if case["status"] == "rejected"]
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One warehouse built from the 26 fixtures, shared by the read-only tests below."""
+def loaded(tmp_path_factory: pytest.TempPathFactory, prefect_api: None) -> tuple[Path, Path]:
+    """One warehouse built from the 36 fixtures by `newsdrop run`, shared by the read-only tests below."""
     root = tmp_path_factory.mktemp("loaded")
     inbox, data = make_inbox(root / "inbox", DROPS), root / "data"
-    result = ingest(inbox, data)
-    assert "26 seen, 26 new, 24 loaded, 2 rejected, 0 unchanged" in result
+    result = run(inbox, data)
+    assert "36 seen, 36 new, 34 loaded, 2 rejected, 0 unchanged" in result.output
     return inbox, data
 
 
@@ -39,8 +39,8 @@ def test_tables_have_the_expected_counts(loaded: tuple[Path, Path]) -> None:
     headline_total = sum(len(case["headlines"]) for case in ACCEPTED)
     distinct = {headline_id(text) for case in ACCEPTED for text in case["headlines"]}
     assert counts(data) == {
-        "drops": 24,
-        "articles": 24,
+        "drops": 34,
+        "articles": 34,
         "headlines": len(distinct),
         "drop_headlines": headline_total,
         "dropped_lines": sum(case["dropped_lines"] for case in ACCEPTED),
@@ -153,10 +153,10 @@ def test_second_run_is_a_no_op(tmp_path: Path) -> None:
     before = {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)}
     tables = {table: table_rows(data, table) for table in TABLES if table != "runs"}
     result = ingest(inbox, data)
-    assert "26 seen, 0 new, 0 loaded, 0 rejected, 26 unchanged" in result
+    assert "36 seen, 0 new, 0 loaded, 0 rejected, 36 unchanged" in result
     assert {path: facts for path, facts in fingerprint(data).items() if path.startswith(kept)} == before
     assert {table: table_rows(data, table) for table in TABLES if table != "runs"} == tables
-    assert query(data, "SELECT files_unchanged, drops_loaded FROM runs ORDER BY finished_at") == [(0, 24), (26, 0)]
+    assert query(data, "SELECT files_unchanged, drops_loaded FROM runs ORDER BY finished_at") == [(0, 34), (36, 0)]
 
 
 def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> None:
@@ -174,7 +174,7 @@ def test_new_changed_late_and_renamed_files_are_picked_up(tmp_path: Path) -> Non
     renamed.write_bytes((inbox / "001_c780d2942f53d682.txt").read_bytes())
 
     result = ingest(inbox, data)
-    assert "29 seen, 4 new, 4 loaded, 0 rejected, 25 unchanged" in result
+    assert "39 seen, 4 new, 4 loaded, 0 rejected, 35 unchanged" in result
     after = counts(data)
     assert after["drops"] == first["drops"] + 4
     # The changed file is a new version: both versions stay, each with its own drop_id.
@@ -191,8 +191,8 @@ def test_touched_file_with_same_bytes_is_unchanged(tmp_path: Path) -> None:
     ingest(inbox, data)
     os.utime(inbox / "001_c780d2942f53d682.txt")
     result = ingest(inbox, data)
-    assert "0 new, 0 loaded, 0 rejected, 26 unchanged" in result
-    assert counts(data)["drops"] == 24
+    assert "0 new, 0 loaded, 0 rejected, 36 unchanged" in result
+    assert counts(data)["drops"] == 34
 
 
 def test_rebuild_reproduces_the_same_tables(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from newsdrop.warehouse.lake import run_snapshot, shell_command
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PER_RUN_TABLES, TABLES
 
-FIRST = 20  # drops files in the first run (all accepted); the rest (6, of which 2 rejected) in the second
+FIRST = 20  # drops files in the first run (all accepted); the rest (16, of which 2 rejected) in the second
 
 
 def ingest(inbox: Path, data: Path, batch_size: int = 5) -> api.RunSummary:
@@ -33,7 +33,7 @@ def ingest(inbox: Path, data: Path, batch_size: int = 5) -> api.RunSummary:
 
 
 def two_runs(root: Path) -> tuple[Path, Path, str, str]:
-    """A warehouse after two runs: 20 drops, then 4 more and 2 rejects. Returns inbox, data and run ids."""
+    """A warehouse after two runs: 20 drops, then 14 more and 2 rejects. Returns inbox, data and run ids."""
     inbox, data = root / "inbox", root / "data"
     make_inbox(inbox, DROPS)
     later = sorted(inbox.iterdir())[FIRST:]
@@ -45,7 +45,7 @@ def two_runs(root: Path) -> tuple[Path, Path, str, str]:
     for path in later:
         (aside / path.name).rename(path)
     second = ingest(inbox, data)
-    assert (first.loaded, second.loaded, second.rejected) == (20, 4, 2)
+    assert (first.loaded, second.loaded, second.rejected) == (20, 14, 2)
     return inbox, data, first.run_id, second.run_id
 
 
@@ -101,9 +101,9 @@ def one_line_error(result: object) -> str:
 def test_time_travel_to_a_run(shared_warehouse: tuple[Path, Path, str, str]) -> None:
     _inbox, data, first, second = shared_warehouse
     sql = "SELECT count(*) AS n FROM drops"
-    assert api.query(data, sql).n[0] == 24
+    assert api.query(data, sql).n[0] == 34
     assert api.query(data, sql, at=first).n[0] == FIRST
-    assert api.query(data, sql, at=second).n[0] == 24
+    assert api.query(data, sql, at=second).n[0] == 34
     with api.connect(data, at=first) as con:
         assert con.execute("SELECT count(*) FROM rejected_drops").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (1,)  # the first run's row is in its snapshot
@@ -115,7 +115,7 @@ def test_time_travel_to_a_run(shared_warehouse: tuple[Path, Path, str, str]) -> 
     result = newsdrop("sql", "--data", str(data), "--at", first, "--format", "json", sql)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"n": FIRST}]
-    assert json.loads(newsdrop("sql", "--data", str(data), "--format", "json", sql).output) == [{"n": 24}]
+    assert json.loads(newsdrop("sql", "--data", str(data), "--format", "json", sql).output) == [{"n": 34}]
     unknown = one_line_error(newsdrop("sql", "--data", str(data), "--at", "no-such-run", sql))
     assert "no run 'no-such-run'" in unknown
 
@@ -138,7 +138,7 @@ def test_vacuum_expires_history_and_keeps_the_folders_exact(warehouse: tuple[Pat
     assert "no longer keeps the snapshot" in gone
     with pytest.raises(NewsdropError, match="no longer keeps"):
         api.query(data, "SELECT 1", at=first)
-    assert api.query(data, "SELECT count(*) AS n FROM drops", at=second).n[0] == 24  # the current snapshot stays
+    assert api.query(data, "SELECT count(*) AS n FROM drops", at=second).n[0] == 34  # the current snapshot stays
     assert_folders_exact(data)
 
 
@@ -272,7 +272,7 @@ def test_the_read_only_connection_refuses(shared_warehouse: tuple[Path, Path, st
     with api.connect(data) as con, pytest.raises(duckdb.Error):
         con.execute(sql.format(outside=outside))
     assert list(outside.iterdir()) == []
-    assert query(data, "SELECT count(*) FROM drops") == [(24,)]
+    assert query(data, "SELECT count(*) FROM drops") == [(34,)]
 
 
 def test_query_runs_only_queries(shared_warehouse: tuple[Path, Path, str, str]) -> None:
@@ -297,13 +297,13 @@ def test_the_shell_opens_the_lake_read_only(shared_warehouse: tuple[Path, Path, 
                               capture_output=True, text=True, timeout=60, check=False)
 
     counted = shell("-c", "SELECT count(*) FROM drops")
-    assert (counted.returncode, counted.stdout) == (0, "24\n"), counted.stderr
+    assert (counted.returncode, counted.stdout) == (0, "34\n"), counted.stderr
     headlines = query(data, "SELECT count(*) FROM headlines")[0][0]
     assert shell("-c", "SELECT count(*) FROM headlines").stdout == f"{headlines}\n"
     assert shell("-c", "SELECT count(*) FROM drops", snapshot=run_snapshot(layout, first)).stdout == f"{FIRST}\n"
     refused = shell("-c", "DELETE FROM drops")
     assert refused.returncode != 0 and "read-only" in refused.stderr + refused.stdout
-    assert query(data, "SELECT count(*) FROM drops") == [(24,)]
+    assert query(data, "SELECT count(*) FROM drops") == [(34,)]
 
 
 def test_the_shell_of_a_folder_with_no_warehouse_says_what_to_do(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_every_run_leaves_artifacts_under_stable_keys(tmp_path: Path) -> None:
     assert len(counts) == 1
     table = counts[0].data if isinstance(counts[0].data, list) else json.loads(counts[0].data)
     rows = {row["what"]: row["count"] for row in table}
-    assert rows["drops loaded"] == 24 and rows["files rejected"] == 2 and rows["rows drop_headlines"] > 0
+    assert rows["drops loaded"] == 34 and rows["files rejected"] == 2 and rows["rows drop_headlines"] > 0
     assert rows["seconds"] > 0
     run_id = counts[0].description.split()[3]
     rejects = [a for a in asyncio.run(artifacts_with_key("newsdrop-ingest-rejects")) if run_id in str(a.data)]
@@ -92,5 +92,5 @@ def test_status_answers_while_a_run_holds_the_data_folder(tmp_path: Path, prefec
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["last_run"]["status"] == "succeeded"
-    assert report["totals"]["drops"] == 24 and report["totals"]["runs"] == 1
+    assert report["totals"]["drops"] == 34 and report["totals"]["runs"] == 1
     assert report["running"] == {"run_id": "r-now", "kind": "ingest", "started_at": "2026-01-01T00:00:00+00:00"}

@@ -35,7 +35,7 @@ def staged_tables(files: dict[str, StagedFile]) -> dict[str, pa.Table]:
 
 
 def read_fixture_batch(data: Path) -> BatchResult:
-    """The fixture drops (24 accepted, 2 rejected) read as one batch, as a run would."""
+    """The fixture drops (34 accepted, 2 rejected) read as one batch, as a run would."""
     candidates = [Candidate(Listed(path.name, path.stat().st_size, path.stat().st_mtime_ns))
                   for path in sorted(DROPS.glob("*.txt"))]
     spec = BatchSpec("20260101T000000Z-abcdef", datetime.now(UTC), 0, "20260101T000000Z-abcdef")
@@ -77,7 +77,7 @@ def loaded_and_rejected(batch: BatchResult) -> tuple[int, int]:
 
 
 def test_every_check_passes_on_a_good_batch(writer: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
-    assert batch.rows["drops"] == 24 and batch.rows["rejected_drops"] == 2
+    assert batch.rows["drops"] == 34 and batch.rows["rejected_drops"] == 2
     with registered(writer, staged_tables(batch.files)):
         results = quality.run_checks(writer, *loaded_and_rejected(batch))
     assert [result.check for result in results] == [name for name, _severity, _sql in quality.CHECKS]
@@ -191,8 +191,8 @@ def test_a_failed_error_check_keeps_its_batch_out_and_fails_the_run(
 
     # Without the check, the next run takes in the rest.
     summary = newsdrop.ingest(inbox, data, settle_seconds=0, batch_size=5, workers=1)
-    assert summary.loaded == 14 and summary.rejected == 2
-    assert query(data, "SELECT count(*) FROM drops") == [(24,)]
+    assert summary.loaded == 24 and summary.rejected == 2
+    assert query(data, "SELECT count(*) FROM drops") == [(34,)]
     assert query(data, "SELECT status FROM runs ORDER BY finished_at") == [("failed",), ("succeeded",)]
 
 
@@ -203,7 +203,7 @@ def test_a_failed_warning_is_reported_and_the_batch_is_committed(
     check = ("every drop is small", quality.WARNING, "SELECT count(*) FROM new_drops WHERE size_bytes > 0")
     with extra_check(monkeypatch, check):
         summary = newsdrop.ingest(inbox, data, settle_seconds=0, batch_size=100, workers=1)
-    assert summary.loaded == 24
+    assert summary.loaded == 34
     assert query(data, "SELECT status FROM runs") == [("succeeded",)]
     assert query(data, "SELECT \"check\", severity, passed, detail FROM quality_checks WHERE NOT passed") == [
-        ("every drop is small", "warning", False, "24 violation(s)")]
+        ("every drop is small", "warning", False, "34 violation(s)")]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import reference_reader as reference
+import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,10 @@ SPECIAL = st.sampled_from(list(
     "\u2018\u2019\u201c\u201d\u00ab\u00bb`'\"\u2013\u2014\u2212-\u058a"
     "\u00c3\u00a2\u20ac\u2122\u00c2\u00e2\u0080\u0153"
     "\u4e2d\u6587\u05e9\u05dc\u05d5\u05dd\u0627\u0644\u0639\u0631\u0628\u064a\u0629\u06d4\u0964"
+    # Sentence ends of every script (DROP_FORMAT.md §4): terminals, questions, the Greek
+    # question mark that NFC makes ";", and the closing quotes and brackets skipped before them.
+    ".!?;:\u0589\u061f\u0965\u104a\u104b\u1362\u1367\u17d4\u203c\u2047\u2e60\u3002\uff01\uff0e\uff1f\uff61"
+    "\u037e\U00011f43\u300d\u300f\uff09\u2039\u203a\u2e21\u0e02\u0e48\u0e32\u1200\u1000"
 ))
 WORD = st.sampled_from(["Storm", "warning", "it", "rose.", "U.S.", "4", "hours", "ago", "Caf\u00e9", "...", "end.",
                         "x" * 260, "\u00e2\u20ac\u2122", "\u00c3\u00a9t\u00c3\u00a9", "na\u00efve"])
@@ -154,6 +159,26 @@ def test_the_careful_characters_are_every_character_the_rules_change() -> None:
                 and not (lines.needs_care(line) and lines.needs_care(line, unusual_of(line))):
             missed.append(hex(code))
     assert missed == []
+
+
+def test_sentence_ends_are_judged_as_the_reference_judges_them_for_every_character() -> None:
+    """The fast reader's tables (transforms/terminals.py, categories by unicodedata) against
+    the reference's `regex` properties, for every code point: which characters are skipped
+    as closing, which are terminals, which ask or exclaim; then, for each of those, a line
+    ending in it (after a letter, after an upper-case letter, before a closing quote)."""
+    from newsdrop.transforms import sections
+
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    closing = {ch for ch in every if sections.end_mark(f"a{ch}")[1] == 0}
+    assert closing == set(regex.findall(r"[\"'\p{Pe}\p{Pi}\p{Pf}]", every))
+    terminals = {ch for ch in every if sections.ends_sentence(f"a{ch}")}
+    assert terminals == set(reference._TERMINAL.findall(every))
+    assert {ch for ch in terminals if not sections.ends_in_full_stop(f"a{ch}")} == \
+        {ch for ch in terminals if reference.asks_or_exclaims(ch)}
+    differ = [line for ch in sorted(terminals | closing) for line in (f"a{ch}", f"A{ch}", f"a{ch}\u201d", ch)
+              if (sections.ends_sentence(line), sections.ends_in_full_stop(line)) !=
+              (reference.ends_sentence(line), reference.ends_in_full_stop(line))]
+    assert differ == []
 
 
 def unicodedata_is_nfc(text: str) -> bool:

@@ -40,7 +40,7 @@ def test_a_relative_data_path_keeps_its_files_through_recovery_and_vacuum(
     DataLayout(data).running_marker.write_text("20260101T000000Z-dead00 ingest 2026-01-01T00:00:00+00:00\n")
     monkeypatch.chdir(tmp_path / "inbox")  # another working directory
     assert newsdrop("vacuum", "--data", str(data), "--keep-days", "0").exit_code == 0
-    assert lake_rows(data)["drops"] == 24 and folder_rows(data) == lake_rows(data)
+    assert lake_rows(data)["drops"] == 34 and folder_rows(data) == lake_rows(data)
 
 
 def test_a_rebuild_killed_after_its_commit_is_finished_by_the_next_run(tmp_path: Path,
@@ -50,12 +50,12 @@ def test_a_rebuild_killed_after_its_commit_is_finished_by_the_next_run(tmp_path:
     killed = subprocess.run(api_run.command("rebuild", str(data)), env={**plain_env, FAULT_ENV: "rebuild-committed"},
                             capture_output=True, text=True, timeout=300, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert folder_rows(data)["drops"] == 48  # the replaced files are still in the folders
-    assert lake_rows(data)["drops"] == 24
+    assert folder_rows(data)["drops"] == 68  # the replaced files are still in the folders
+    assert lake_rows(data)["drops"] == 34
     again = subprocess.run(api_run.command("ingest", str(inbox), str(data)), env=plain_env, capture_output=True,
                            text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr
-    assert folder_rows(data) == lake_rows(data) and lake_rows(data)["drops"] == 24
+    assert folder_rows(data) == lake_rows(data) and lake_rows(data)["drops"] == 34
     assert [status for (status,) in query(data, "SELECT status FROM runs ORDER BY finished_at")] == \
         ["succeeded", "succeeded", "succeeded"]
 
@@ -68,7 +68,7 @@ def test_a_lake_whose_creation_was_cut_short_is_created_by_the_next_run(tmp_path
     con.execute(attach_sql(layout, read_only=False))  # the catalog file exists, with no tables
     con.close()
     assert layout.catalog.exists()
-    assert api.ingest(inbox, data, settle_seconds=0, workers=1).loaded == 24
+    assert api.ingest(inbox, data, settle_seconds=0, workers=1).loaded == 34
 
 
 def test_rebuild_refuses_when_kept_bytes_are_gone(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_rebuild_refuses_when_kept_bytes_are_gone(tmp_path: Path) -> None:
     os.unlink(data / raw_path)
     with pytest.raises(api.RunFailed, match=r"raw bytes of 001_c780d2942f53d682\.txt are missing"):
         api.rebuild(data, workers=1)
-    assert lake_rows(data)["drops"] == 24  # nothing of the failed rebuild is visible
+    assert lake_rows(data)["drops"] == 34  # nothing of the failed rebuild is visible
     assert folder_rows(data) == lake_rows(data)
 
 
@@ -87,6 +87,6 @@ def test_rebuild_after_a_raised_size_limit_keeps_one_drop(tmp_path: Path) -> Non
     api.ingest(inbox, data, settle_seconds=0, workers=1, max_bytes=100)
     api.ingest(inbox, data, settle_seconds=0, workers=1)
     summary = api.rebuild(data, workers=1)
-    assert summary.loaded == 24
-    assert lake_rows(data)["drops"] == 24 and folder_rows(data) == lake_rows(data)
+    assert summary.loaded == 34
+    assert lake_rows(data)["drops"] == 34 and folder_rows(data) == lake_rows(data)
     shutil.rmtree(inbox)

@@ -155,7 +155,7 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     result = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"},
                         cli=True)  # through Prefect: prefect-dask's task runner
     assert result.returncode == 0, result.stderr
-    assert "26 new, 24 loaded, 2 rejected" in result.stdout
+    assert "36 new, 34 loaded, 2 rejected" in result.stdout
     assert remote.tables() == reference
     # Six batches of at most five files, each read on the cluster.
     assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - tasks_before >= 6
@@ -271,18 +271,18 @@ def test_an_analyst_session_keeps_its_snapshot_and_never_blocks_a_run(remote: Re
                               env=remote.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert reader.stdin is not None and reader.stdout is not None
     try:
-        assert json.loads(reader.stdout.readline()) == {"stage": "open", "drops": 24, "broken": []}
+        assert json.loads(reader.stdout.readline()) == {"stage": "open", "drops": 34, "broken": []}
         generate(60, tmp_path / "more", seed=9, corpora=None)
         remote.upload(tmp_path / "more")
         result = remote.run(env={**remote.env, "NEWSDROP_BATCH_SIZE": "20"})
         assert result.returncode == 0, result.stderr
-        assert remote.query("SELECT count(*) FROM drops") == [(84,)]
+        assert remote.query("SELECT count(*) FROM drops") == [(94,)]
         reader.stdin.write("again\n")
         reader.stdin.flush()
-        assert json.loads(reader.stdout.readline()) == {"stage": "still open", "drops": 24, "broken": []}
+        assert json.loads(reader.stdout.readline()) == {"stage": "still open", "drops": 34, "broken": []}
         reader.stdin.write("commit\n")
         reader.stdin.flush()
-        assert json.loads(reader.stdout.readline()) == {"stage": "after commit", "drops": 84, "broken": []}
+        assert json.loads(reader.stdout.readline()) == {"stage": "after commit", "drops": 94, "broken": []}
         assert reader.wait(timeout=60) == 0
     finally:
         if reader.poll() is None:
@@ -423,7 +423,7 @@ def test_python_api_reads_on_dask_and_connects_with_the_catalog(remote: Remote, 
                              servers["NEWSDROP_TEST_DASK"]], env=remote.env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["24", "24"]
+    assert result.stdout.split() == ["34", "34"]
     assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - before >= 4
 
 
@@ -436,7 +436,7 @@ def test_local_data_with_a_postgres_catalog(remote: Remote, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert not (data / "catalog.sqlite").exists()
     with newsdrop.connect(data, catalog=remote.catalog) as con:
-        assert con.execute("SELECT count(*) FROM drops").fetchall() == [(24,)]
+        assert con.execute("SELECT count(*) FROM drops").fetchall() == [(34,)]
 
 
 @pytest.mark.slow
@@ -462,7 +462,7 @@ def test_the_shell_and_vacuum_work_on_postgres_and_s3(remote: Remote, tmp_path: 
     assert remote.env["AWS_SECRET_ACCESS_KEY"] not in " ".join(command)
     counted = subprocess.run([*command, "-csv", "-noheader", "-c", "SELECT count(*) FROM drops"], env=remote.env,
                              capture_output=True, text=True, timeout=60)
-    assert (counted.returncode, counted.stdout) == (0, "24\n"), counted.stderr
+    assert (counted.returncode, counted.stdout) == (0, "34\n"), counted.stderr
     refused = subprocess.run([*command, "-c", "DELETE FROM drops"], env=remote.env, capture_output=True, text=True,
                              timeout=60)
     assert refused.returncode != 0 and "read-only" in refused.stderr + refused.stdout
@@ -513,10 +513,10 @@ def test_the_embedded_default_needs_nothing_of_the_scale_extra(tmp_path: Path, p
 
     ran = newsdrop_without_scale("run", "--inbox", str(inbox), "--data", str(tmp_path / "data"), "--workers", "2")
     assert ran.returncode == 0, ran.stderr
-    assert "24 loaded, 2 rejected" in ran.stdout
+    assert "34 loaded, 2 rejected" in ran.stdout
     asked = newsdrop_without_scale("sql", "--data", str(tmp_path / "data"), "--format", "csv",
                                    "SELECT count(*) AS n FROM drops")
-    assert asked.stdout.split() == ["n", "24"], asked.stderr
+    assert asked.stdout.split() == ["n", "34"], asked.stderr
     for option in (["--catalog", "postgres:dbname=news host=127.0.0.1"], ["--dask", "tcp://127.0.0.1:1"]):
         wanted = newsdrop_without_scale("run", "--inbox", str(inbox), "--data", str(tmp_path / "other"), *option)
         assert wanted.returncode == 1, wanted.stderr

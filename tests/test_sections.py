@@ -4,6 +4,7 @@ import pytest
 
 from newsdrop.transforms.sections import (
     DroppedLineReason,
+    ends_in_full_stop,
     ends_sentence,
     is_headline_like,
     lay_out,
@@ -30,10 +31,43 @@ def lines_of(*texts: str) -> list[str]:
         ("हिंदी वाक्य।", True),
         ("اردو جملہ۔", True),
         (".", True),
+        # Every script's sentence ends (the contract's revision of §4)
+        ("ዜናው ተሰራጨ።", True),  # Ethiopic full stop
+        ("သတင်း ထွက်ပြီ။", True),  # Burmese
+        ("Լուրը տարածվեց։", True),  # Armenian full stop
+        ("Լուրը տարածվեց:", True),  # Armenian typed with a colon
+        ("Τι έγινε;", True),  # the Greek question mark U+037E after NFC
+        ("何が起きた？", True),
+        ("ماذا حدث؟", True),
+        ("彼は「終わった。」", True),  # the closing bracket is skipped
+        ("「本当に？」", True),
+        ("Is it over?\u201d", True),
+        ("ข่าววันนี้", False),  # Thai has no terminal
+        ("And then…", False),
+        ("One, two,", False),
+        ("\u201d", False),  # only a closing quote: no end mark
     ],
 )
 def test_ends_sentence(text: str, expected: bool) -> None:
     assert ends_sentence(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It rose.", True),
+        ("ዜናው ተሰራጨ።", True),
+        ("သတင်း ထွက်ပြီ။", True),
+        ("Is it over?", False),
+        ("Τι έγινε;", False),
+        ("ماذا حدث؟", False),
+        ("It rose!", False),
+        ("Made in the U.S.", False),
+        ("No mark", False),
+    ],
+)
+def test_ends_in_full_stop(text: str, expected: bool) -> None:
+    assert ends_in_full_stop(text) is expected
 
 
 @pytest.mark.parametrize(
@@ -123,6 +157,20 @@ def test_body_only_has_no_headlines() -> None:
 
 def test_dropped_line_reasons_are_the_stored_strings() -> None:
     # dropped_lines.reason holds these values.
-    assert {reason.value for reason in DroppedLineReason} == {"no_letter", "too_long", "ends_sentence"}
-    sections = lay_out(lines_of("Body.", "", "", "Head one", "A standfirst sentence.", "Head two"))
-    assert [d.reason for d in sections.dropped] == [DroppedLineReason.ENDS_SENTENCE]
+    assert {reason.value for reason in DroppedLineReason} == {"no_letter", "too_long"}
+    sections = lay_out(lines_of("Body.", "", "", "Head one", "12", "x" * 251, "Head two"))
+    assert [d.reason for d in sections.dropped] == [DroppedLineReason.NO_LETTER, DroppedLineReason.TOO_LONG]
+
+
+def test_in_a_headline_section_every_line_with_a_letter_is_a_headline_however_it_ends() -> None:
+    sections = lay_out(lines_of("Body.", "", "", "Head one", "Storm closes ferry routes. Services resume on Friday.",
+                                "Head two", "Is it over?", "Head three"))  # 3 of 5 headline-like
+    assert list(sections.headlines) == ["Head one", "Storm closes ferry routes. Services resume on Friday.",
+                                        "Head two", "Is it over?", "Head three"]
+    assert sections.dropped == ()
+
+
+def test_a_question_may_be_a_title_and_a_full_stop_may_not() -> None:
+    assert lay_out(lines_of("Who won?", "", "It was close.", "", "Very close.")).title == "Who won?"
+    assert lay_out(lines_of("ዜናው ተሰራጨ።", "", "It was close.", "", "Very close.")).title is None
+    assert lay_out(lines_of("ماذا حدث؟", "", "It was close.", "", "Very close.")).title == "ماذا حدث؟"

@@ -123,8 +123,8 @@ def test_a_file_rejected_as_too_large_is_taken_when_the_limit_is_raised(monkeypa
     again = api.ingest(inbox, data, settle_seconds=0, max_bytes=100, workers=1)
     assert again.new == 0  # nothing retried while the limit stands
     raised = api.ingest(inbox, data, settle_seconds=0, workers=1)
-    assert raised.loaded == 24
-    assert api.query(data, "SELECT count(*) AS n FROM drops")["n"][0] == 24
+    assert raised.loaded == 34
+    assert api.query(data, "SELECT count(*) AS n FROM drops")["n"][0] == 34
 
 
 @pytest.mark.usefixtures("prefect_api")
@@ -149,4 +149,4 @@ def test_status_refuses_a_missing_inbox_instead_of_dropping_the_backlog(tmp_path
     api.ingest(inbox, data, settle_seconds=0, workers=1)
     result = newsdrop("status", "--data", str(data), "--inbox", str(tmp_path / "nope"))
     assert result.exit_code == 1 and result.output.startswith("newsdrop: no inbox folder at")
-    assert api.status(data, inbox)["backlog"] == {"files": 0, "in_inbox": 26}
+    assert api.status(data, inbox)["backlog"] == {"files": 0, "in_inbox": 36}

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from newsdrop.transforms.terminals import CLOSERS, NOT_FULL_STOPS, TERMINALS
+
 MAX_HEADLINE_CHARS = 250
-_CLOSERS = "\"'\u201d\u2019\u00bb)]"
-_SENTENCE_ENDS = frozenset(".\u3002\u0964\u06d4")
 
 
 class DroppedLineReason(StrEnum):
@@ -24,7 +24,6 @@ class DroppedLineReason(StrEnum):
 
     NO_LETTER = "no_letter"  # e.g. a rank number
     TOO_LONG = "too_long"  # over MAX_HEADLINE_CHARS
-    ENDS_SENTENCE = "ends_sentence"  # e.g. a standfirst sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +50,43 @@ def has_letter(text: str) -> bool:
     return any(map(str.isalpha, text))
 
 
+def end_mark(text: str) -> tuple[str, int]:
+    """The line's end mark and its index: its last character once closing quotes and brackets
+    (", ' and categories Pe, Pi, Pf) are left off its end; ("", -1) for a line of only those."""
+    index = len(text) - 1
+    while index >= 0 and text[index] in CLOSERS:
+        index -= 1
+    return (text[index], index) if index >= 0 else ("", -1)
+
+
 def ends_sentence(text: str) -> bool:
-    core = text.rstrip(_CLOSERS)
-    if not core or core[-1] not in _SENTENCE_ENDS:
+    """The end mark is a terminal, but not a "." after an upper-case letter (U.S.) or another "."."""
+    mark, index = end_mark(text)
+    if mark not in TERMINALS:
         return False
-    if len(core) == 1:
+    if mark != "." or index == 0:
         return True
-    before = core[-2]
+    before = text[index - 1]
     return not (before.isupper() or before == ".")
+
+
+def ends_in_full_stop(text: str) -> bool:
+    """Ends a sentence, and not with a question or exclamation mark (";" included)."""
+    return ends_sentence(text) and end_mark(text)[0] not in NOT_FULL_STOPS
 
 
 def is_headline_like(text: str) -> bool:
     return len(text) <= MAX_HEADLINE_CHARS and has_letter(text) and not ends_sentence(text)
 
 
+def is_headline(text: str) -> bool:
+    """In a headline section a line is a headline however it ends: a letter, and not too long."""
+    return len(text) <= MAX_HEADLINE_CHARS and has_letter(text)
+
+
 def why_not_headline(text: str) -> DroppedLineReason:
-    """The reason for a line that is not headline-like (the checks of is_headline_like, in order)."""
-    if not has_letter(text):
-        return DroppedLineReason.NO_LETTER
-    if len(text) > MAX_HEADLINE_CHARS:
-        return DroppedLineReason.TOO_LONG
-    return DroppedLineReason.ENDS_SENTENCE
+    """The reason for a line of a headline section that is not a headline."""
+    return DroppedLineReason.NO_LETTER if not has_letter(text) else DroppedLineReason.TOO_LONG
 
 
 def non_blank(lines: Sequence[str]) -> list[int]:
@@ -135,14 +150,16 @@ def lay_out(lines: Sequence[str]) -> Sections:
     for block in blocks[first_headline_block:]:
         for index in block:
             text = lines[index]
-            if verdicts[index][1]:  # judged: the section is made of headline blocks
+            letter, _like = verdicts[index]  # judged: the section is made of headline blocks
+            if letter and len(text) <= MAX_HEADLINE_CHARS:
                 headlines.append(text)
             else:
                 dropped.append(DroppedLine(index + 1, text, why_not_headline(text)))
 
     body = [lines[index] for block in blocks[:first_headline_block] for index in block]
     title: str | None = None
-    if len(body) > 1 and filled[1] > filled[0] + 1 and judge(body[0])[1]:
-        # a blank line follows the first line
+    first = body[0] if body else ""
+    if (len(body) > 1 and filled[1] > filled[0] + 1  # a blank line follows the first line
+            and is_headline(first) and not ends_in_full_stop(first)):  # a question may be a title
         title, body = body[0], body[1:]
     return Sections(title=title, paragraphs=tuple(body), headlines=tuple(headlines), dropped=tuple(dropped))
