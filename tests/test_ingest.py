@@ -15,6 +15,7 @@ from conftest import DROPS, expected_readings
 from helpers import TABLES, counts, fingerprint, ingest, make_inbox, query, rebuild, run, table_rows
 
 from newsdrop.transforms.keys import headline_id
+from newsdrop.transforms.read import RULES_VERSION
 from newsdrop.warehouse import quality, schema
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.rows import canonical_encoding
@@ -73,6 +74,7 @@ def test_each_fixture_lands_as_the_contract_reads_it(loaded: tuple[Path, Path], 
 
 def test_drop_columns(loaded: tuple[Path, Path]) -> None:
     _, data = loaded
+    assert query(data, "SELECT DISTINCT rules_version FROM drops") == [(RULES_VERSION,)]
     rows = query(data, "SELECT file_name, sequence, name_id, size_bytes, sha256, received_at, run_id FROM drops")
     for file_name, sequence, name_id, size_bytes, sha256, received_at, run_id in rows:
         raw = (DROPS / file_name).read_bytes()

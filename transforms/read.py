@@ -11,6 +11,13 @@ from newsdrop.transforms.sections import DroppedLine, lay_out
 
 WARNING_NO_HEADLINES = "no_headlines"
 
+# The reading rules' version: raised with every change of what a drop reads as, and kept
+# with each drop (drops.rules_version), so that `newsdrop status` can count the drops read
+# under older rules, which `newsdrop rebuild` reads again. 1: DROP_FORMAT.md as first
+# written (a warehouse from before versions were kept has NULL there); 2: every script's
+# sentence ends (§4 revised, issue #18).
+RULES_VERSION = 2
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:

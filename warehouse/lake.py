@@ -24,6 +24,7 @@ from newsdrop.warehouse.schema import (
     LEDGER_TABLES,
     PARTITION_COLUMN,
     TABLES,
+    column_sql,
     create_table_sql,
 )
 from newsdrop.warehouse.storage import check_bucket
@@ -157,10 +158,30 @@ def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
         # killed before create_lake committed leaves one without tables.
         if not has_tables(con):
             create_lake(con)
+        else:
+            add_new_columns(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """A lake made by an earlier newsdrop gets the (nullable) columns added since, in one
+    snapshot, before the run writes: its rows read NULL there. No step to remember."""
+    missing = []
+    for table, schema in TABLES.items():
+        have = {row[0] for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [LAKE, MAIN_SCHEMA, table]).fetchall()}
+        missing += [(table, column) for column in schema if column.name not in have]
+    if not missing:
+        return
+    con.begin()
+    for table, column in missing:
+        qualified = f"{LAKE}.{MAIN_SCHEMA}.{table}"
+        con.execute(f"ALTER TABLE {qualified} ADD COLUMN {column_sql(qualified, column)}")
+    con.commit()
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:

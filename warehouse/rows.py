@@ -18,7 +18,7 @@ from newsdrop.transforms.decode import Rejected
 from newsdrop.transforms.keys import clean_body_key, drop_id, headline_id
 from newsdrop.transforms.lines import count_words
 from newsdrop.transforms.names import parse_drop_name
-from newsdrop.transforms.read import Reading
+from newsdrop.transforms.read import RULES_VERSION, Reading
 from newsdrop.warehouse.schema import PER_RUN_TABLES
 
 
@@ -104,7 +104,7 @@ class BatchRows:
             sha256=facts.sha256, size_bytes=facts.size_bytes, encoding=canonical_encoding(reading.encoding),
             warnings=list(reading.warnings), received_at=facts.received_at, ingested_at=ingested_at,
             run_id=run_id, headline_count=len(reading.headlines), dropped_line_count=len(reading.dropped_lines),
-            raw_path=facts.raw_path,
+            raw_path=facts.raw_path, rules_version=RULES_VERSION,
         )
         body = "\n".join(reading.paragraphs)
         self.tables["articles"].append(

@@ -69,6 +69,9 @@ DROPS = _schema(
     _required("headline_count", pa.int32()),
     _required("dropped_line_count", pa.int32()),
     _required("raw_path", pa.string()),
+    # Nullable, and last: a warehouse made before it gets the column added (lake.add_new_columns),
+    # its drops NULL there, read under older rules.
+    pa.field("rules_version", pa.int32()),
 )
 
 ARTICLES = _schema(
@@ -200,15 +203,18 @@ _DUCKDB_TYPES = {
 }
 
 
+def column_sql(qualified_name: str, column: pa.Field) -> str:
+    """One column's definition; a type newsdrop does not map fails with its column name."""
+    if column.type not in _DUCKDB_TYPES:
+        raise TypeError(f"{qualified_name}.{column.name}: no DuckDB type for {column.type}")
+    not_null = "" if column.nullable else " NOT NULL"
+    return f'"{column.name}" {_DUCKDB_TYPES[column.type]}{not_null}'
+
+
 def create_table_sql(qualified_name: str, schema: pa.Schema) -> str:
-    """CREATE TABLE for one schema; a type newsdrop does not map fails with its column name."""
-    columns = []
-    for column in schema:
-        if column.type not in _DUCKDB_TYPES:
-            raise TypeError(f"{qualified_name}.{column.name}: no DuckDB type for {column.type}")
-        not_null = "" if column.nullable else " NOT NULL"
-        columns.append(f'"{column.name}" {_DUCKDB_TYPES[column.type]}{not_null}')
-    return f"CREATE TABLE IF NOT EXISTS {qualified_name} ({', '.join(columns)})"
+    """CREATE TABLE for one schema."""
+    columns = ", ".join(column_sql(qualified_name, column) for column in schema)
+    return f"CREATE TABLE IF NOT EXISTS {qualified_name} ({columns})"
 
 
 def table_from_rows(schema: pa.Schema, rows: Sequence[Mapping[str, Any]]) -> pa.Table:

@@ -10,14 +10,18 @@ import contextlib
 import os
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from newsdrop.transforms.read import RULES_VERSION
 from newsdrop.warehouse.inbox import check_inbox, list_inbox
 from newsdrop.warehouse.lake import LAKE, connect_read_only
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.lock import running_now
 from newsdrop.warehouse.schema import TABLES, RunKind
+
+if TYPE_CHECKING:
+    import duckdb
 
 RUN_FIELDS = ("run_id", "kind", "status", "started_at", "finished_at", "seconds", "drops_loaded", "files_rejected",
               "error", "snapshot_id")
@@ -48,6 +52,7 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
         snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
                                "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
         known = Ledger(con).known_listing(max_bytes) if inbox else set()
+        older = drops_under_older_rules(con)
     newest_drop = newest[0] if newest and isinstance(newest[0], datetime) else None
     running = None
     marker = running_now(layout)
@@ -65,9 +70,23 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
         },
         snapshot=None if snapshot is None else {"id": snapshot[0], "committed_at": _iso(snapshot[1])},
         rejects_last_run=[{"file_name": name, "reason": reason} for name, reason in rejects],
+        reading_rules={"version": RULES_VERSION, "drops_under_older_rules": older},
         parquet={table: layout.table_url(table) for table in TABLES},
     )
     return report
+
+
+def drops_under_older_rules(con: duckdb.DuckDBPyConnection) -> int:
+    """Drops read with reading rules older than these: NULL is a drop of a warehouse made before
+    versions were kept (whose drops table may not have the column yet, until its next run)."""
+    has_column = con.execute("SELECT count(*) FROM duckdb_columns() WHERE database_name = ? AND table_name = 'drops'"
+                             " AND column_name = 'rules_version'", [LAKE]).fetchone()
+    if not (has_column and has_column[0]):
+        found = con.execute("SELECT count(*) FROM drops").fetchone()
+    else:
+        found = con.execute("SELECT count(*) FROM drops WHERE rules_version IS NULL OR rules_version < ?",
+                            [RULES_VERSION]).fetchone()
+    return int(found[0]) if found else 0
 
 
 def prefect_history(layout: DataLayout) -> dict[str, str]:
@@ -110,6 +129,12 @@ def status_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"freshness: newest drop {freshness['newest_drop_at']} ({freshness['age_seconds']:.0f} s ago)")
     if report.get("snapshot"):
         lines.append(f"lake snapshot: {report['snapshot']['id']} at {report['snapshot']['committed_at']}")
+    rules = report.get("reading_rules")
+    if rules:
+        older = rules["drops_under_older_rules"]
+        lines.append(f"reading rules: version {rules['version']}; " + (
+            f"{older} drop(s) read under older rules: `newsdrop rebuild --data {report['data']}` reads them again"
+            if older else "every drop read under them"))
     prefect = report.get("prefect") or {}
     if prefect.get("api_url"):
         lines.append(f"Prefect runs: on {prefect['api_url']}")
