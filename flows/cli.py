@@ -109,28 +109,11 @@ def _settings(debug: bool, **options: Any) -> Any:
 
 def _preflight(settings: Any, debug: bool, inbox_needed: bool) -> None:
     """What needs no Prefect is checked before it starts: the inbox, the data folder, the lock."""
-    from newsdrop.errors import NewsdropError, RunInProgress
-    from newsdrop.settings import data_layout, require_inbox
-    from newsdrop.warehouse.lock import lock_is_held
-    from newsdrop.warehouse.runs import refuse_legacy
+    from newsdrop.api import check_ready
+    from newsdrop.errors import NewsdropError
 
     try:
-        layout = data_layout(settings)
-        if layout.remote:
-            from newsdrop.warehouse.storage import check_bucket
-
-            check_bucket(layout.url)
-        if inbox_needed:
-            require_inbox(settings)
-            refuse_legacy(layout)
-        if settings.dask:
-            from newsdrop.readers import dask_threads
-
-            dask_threads(settings.dask)  # reachable, and prefect-dask installed
-        if settings.lock_wait_seconds == 0 and lock_is_held(layout):
-            where = "catalog" if layout.catalog_spec.shared else "data folder"
-            raise RunInProgress(f"another newsdrop run is in progress on this {where}; "
-                                "try again later, or pass --wait SECONDS")
+        check_ready(settings, inbox_needed)
     except (NewsdropError, OSError) as error:
         _fail(error, debug)
 
@@ -373,19 +356,17 @@ def status(
 
         newsdrop status --data /srv/newsdrop --json | jq .last_run.status
     """
-    from newsdrop.settings import data_layout
-    from newsdrop.warehouse.status import status_lines, warehouse_status
+    from newsdrop import api
 
-    settings = _settings(False, data=data, inbox=inbox, catalog=catalog)
     try:
-        report = warehouse_status(data_layout(settings), settings.inbox, settings.max_bytes)
+        report = api.status(data, inbox, catalog=catalog)  # a bad setting too: one line that names it
     except Exception as error:
         _fail(error, debug=False)
         return
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))
         return
-    for line in status_lines(report):
+    for line in api.status_lines(report):
         typer.echo(line)
 
 
@@ -420,17 +401,11 @@ def sql(
     """
     import duckdb
 
-    from newsdrop.api import connect
+    from newsdrop import api
     from newsdrop.errors import NewsdropError
-    from newsdrop.warehouse.readonly import query_statements
 
-    results = []
     try:
-        statements = query_statements(query)
-        with connect(data, at=at, catalog=catalog) as con:
-            for statement in statements:
-                cursor = con.execute(statement)
-                results.append(([column[0] for column in cursor.description or []], cursor.fetchall()))
+        results = api.sql(data, query, at=at, catalog=catalog)
     except (duckdb.Error, NewsdropError) as error:
         typer.echo(f"newsdrop: {str(error).splitlines()[0]}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
@@ -480,11 +455,11 @@ def _invocation() -> str:
 def _print_next_steps(data: str, catalog: str) -> None:
     import shlex
 
-    from newsdrop.warehouse.catalog import SQLITE
-    from newsdrop.warehouse.storage import is_s3
+    from newsdrop.settings import Settings
 
-    data_option = "" if not is_s3(data) and Path(data) == Path("data") else f" --data {shlex.quote(data)}"
-    data_option += "" if catalog == SQLITE else f" --catalog {shlex.quote(catalog)}"
+    defaults = Settings.model_fields
+    data_option = "" if Path(data) == Path(defaults["data"].default) else f" --data {shlex.quote(data)}"
+    data_option += "" if catalog == defaults["catalog"].default else f" --catalog {shlex.quote(catalog)}"
     example = "SELECT title, paragraph_count, word_count FROM articles LIMIT 5"
     typer.echo(f"query it:  {_invocation()} sql{data_option} {shlex.quote(example)}")
     typer.echo(f"       or: {_invocation()} shell{data_option}   (the DuckDB shell, "
@@ -503,13 +478,11 @@ def shell(data: DataOption = None, at: AtOption = None, catalog: CatalogOption =
 
         newsdrop shell --data /srv/newsdrop --at 20261126T120000Z-a1b2c3
     """
+    from newsdrop.api import shell_command
     from newsdrop.errors import NewsdropError
-    from newsdrop.settings import data_layout, load_settings
-    from newsdrop.warehouse.lake import run_snapshot, shell_command
 
     try:
-        layout = data_layout(load_settings(data=data, catalog=catalog))
-        command = shell_command(layout, run_snapshot(layout, at) if at else None)
+        command = shell_command(data, at=at, catalog=catalog)
     except NewsdropError as error:
         _fail(error, debug=False)
         return

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsdrop.errors import NewsdropError, RunFailed
+from newsdrop.errors import NewsdropError, RunFailed, RunInProgress
 from newsdrop.pipeline import run_ingest, run_rebuild
 from newsdrop.readers import refuse_unguarded_script
-from newsdrop.settings import data_layout, load_settings
+from newsdrop.settings import Settings, data_layout, load_settings, require_inbox
 from newsdrop.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -87,13 +87,45 @@ def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = 
 
 def status(data: PathLike | None = None, inbox: PathLike | None = None, *,
            catalog: str | None = None) -> dict[str, Any]:
-    """The facts of `newsdrop status --json`: last run, run in progress, backlog, totals, freshness."""
+    """The facts of `newsdrop status --json`: last run, run in progress, backlog (of `inbox`, else
+    the inbox setting, when there is one), totals, freshness, the reading rules' version."""
     from newsdrop.warehouse.status import warehouse_status
 
-    settings = load_settings(data=data, catalog=catalog)
-    report: dict[str, Any] = warehouse_status(data_layout(settings), None if inbox is None else str(inbox),
-                                              settings.max_bytes)
+    settings = load_settings(data=data, inbox=inbox, catalog=catalog)
+    report: dict[str, Any] = warehouse_status(data_layout(settings), settings.inbox, settings.max_bytes)
     return report
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    """A status report (as `status` returns it) as the lines `newsdrop status` prints."""
+    from newsdrop.warehouse.status import status_lines as lines_of
+
+    return lines_of(report)
+
+
+def check_ready(settings: Settings, inbox_needed: bool) -> None:
+    """What a run needs that can be checked before it starts (and before Prefect does): the
+    bucket, the inbox, a data folder in today's layout, the Dask scheduler, and, when the run
+    would not wait for it, a free run lock (else RunInProgress)."""
+    from newsdrop.warehouse.lock import lock_is_held
+    from newsdrop.warehouse.runs import refuse_legacy
+
+    layout = data_layout(settings)
+    if layout.remote:
+        from newsdrop.warehouse.storage import check_bucket
+
+        check_bucket(layout.url)
+    if inbox_needed:
+        require_inbox(settings)
+        refuse_legacy(layout)
+    if settings.dask:
+        from newsdrop.readers import dask_threads
+
+        dask_threads(settings.dask)  # reachable, and prefect-dask installed
+    if settings.lock_wait_seconds == 0 and lock_is_held(layout):
+        where = "catalog" if layout.catalog_spec.shared else "data folder"
+        raise RunInProgress(f"another newsdrop run is in progress on this {where}; "
+                            "try again later, or pass --wait SECONDS")
 
 
 def connect(data: PathLike | None = None, *, at: str | None = None,
@@ -107,6 +139,30 @@ def connect(data: PathLike | None = None, *, at: str | None = None,
 
     layout = data_layout(load_settings(data=data, catalog=catalog))
     return connect_read_only(layout, run_snapshot(layout, at) if at else None)
+
+
+def sql(data: PathLike | None, statements: str, *, at: str | None = None,
+        catalog: str | None = None) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+    """Every query of `statements` (separated by ";"), each as (column names, rows): what
+    `newsdrop sql` prints. Refuses anything but queries, as `query` does."""
+    from newsdrop.warehouse.readonly import query_statements
+
+    results = []
+    parsed = query_statements(statements)
+    with connect(data, at=at, catalog=catalog) as con:
+        for statement in parsed:
+            cursor = con.execute(statement)
+            results.append(([column[0] for column in cursor.description or []], cursor.fetchall()))
+    return results
+
+
+def shell_command(data: PathLike | None = None, *, at: str | None = None, catalog: str | None = None) -> list[str]:
+    """The argv of the DuckDB shell with the warehouse attached read-only (`newsdrop shell`)."""
+    from newsdrop.warehouse.lake import run_snapshot
+    from newsdrop.warehouse.lake import shell_command as command_for
+
+    layout = data_layout(load_settings(data=data, catalog=catalog))
+    return command_for(layout, run_snapshot(layout, at) if at else None)
 
 
 def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
