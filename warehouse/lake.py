@@ -169,12 +169,10 @@ def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
 def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     """A lake made by an earlier newsdrop gets the (nullable) columns added since, in one
     snapshot, before the run writes: its rows read NULL there. No step to remember."""
-    missing = []
-    for table, schema in TABLES.items():
-        have = {row[0] for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-            [LAKE, MAIN_SCHEMA, table]).fetchall()}
-        missing += [(table, column) for column in schema if column.name not in have]
+    have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                           "WHERE database_name = ? AND schema_name = ?", [LAKE, MAIN_SCHEMA]).fetchall())
+    missing = [(table, column) for table, schema in TABLES.items() for column in schema
+               if (table, column.name) not in have]
     if not missing:
         return
     con.begin()
