@@ -58,8 +58,8 @@ CatalogOption = Annotated[
 ]
 DaskOption = Annotated[
     str | None,
-    typer.Option("--dask", help="Read batches on this Dask scheduler (tcp://HOST:8786) through prefect-dask; the "
-                 "commits stay here. Default: NEWSDROP_DASK, else local processes."),
+    typer.Option("--dask", help="Read batches on this Dask scheduler (tcp://HOST:8786); the commits stay here. "
+                 "Default: NEWSDROP_DASK, else local processes."),
 ]
 WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
 AtOption = Annotated[
@@ -84,14 +84,12 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
 
 
 def _fail(error: BaseException, debug: bool) -> None:
-    from newsdrop.errors import RunInProgress, timed_out
+    from newsdrop.errors import RunInProgress
 
     _interrupted(debug)
     if debug:
         raise error
     message = (str(error) or type(error).__name__).splitlines()[0]
-    if timed_out(error):
-        message = f"the run exceeded its timeout (NEWSDROP_RUN_TIMEOUT_SECONDS, serve --timeout): {message}"
     typer.echo(f"newsdrop: {message}", err=True)
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
 
@@ -167,18 +165,16 @@ def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Ite
 
 
 TimeoutOption = Annotated[
-    float | None, typer.Option("--timeout", help="Fail a run that takes longer than SECONDS (default 6 hours).")
+    float | None,
+    typer.Option("--timeout", help="Fail a run that takes longer than SECONDS (default 6 hours): checked between "
+                 "batches, and a query still running then is interrupted; committed batches are kept."),
 ]
 
 
-def _outcome(state: Any, debug: bool) -> Any:
-    """The run's summary from its final Prefect state, or exit: 3 when the run was skipped
-    because another run holds the data folder, 1 when it failed."""
-    if state.is_cancelled():
-        typer.echo(f"newsdrop: {state.message}", err=True)
-        raise typer.Exit(EXIT_BUSY)
+def _summary_of(flow_run: Any, debug: bool) -> Any:
+    """The run's summary, or exit: 3 when another run holds the data folder, 1 when it failed."""
     try:
-        return state.result()
+        return flow_run()
     except Exception as error:
         _fail(error, debug)
         raise  # unreachable: _fail exits
@@ -229,15 +225,14 @@ def run(
         inbox = str(SAMPLE_INBOX)
     settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
                          lock_wait_seconds=wait, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
-    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
+    _quiet_prefect(verbose, debug)  # before anything imports Prefect
     _preflight(settings, debug, inbox_needed=True)
     with _prefect_for(settings, debug):
         from newsdrop.flows.ingest import ingest
 
-        timed = ingest.with_options(timeout_seconds=settings.run_timeout_seconds)
-        summary = _outcome(timed(inbox=inbox, data=data, settle_seconds=settle_seconds,
-                                 workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
-                                 catalog=catalog, dask=dask, return_state=True), debug)
+        summary = _summary_of(lambda: ingest(inbox=inbox, data=data, settle_seconds=settle_seconds,
+                                             workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
+                                             catalog=catalog, dask=dask), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(summary.data, settings.catalog)
@@ -262,13 +257,12 @@ def rebuild(
         newsdrop rebuild --data /srv/newsdrop
     """
     settings = _settings(debug, data=data, workers=workers, catalog=catalog, dask=dask)
-    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
+    _quiet_prefect(verbose, debug)  # before anything imports Prefect
     _preflight(settings, debug, inbox_needed=False)
     with _prefect_for(settings, debug, REBUILD_STAYS):
         from newsdrop.flows.ingest import rebuild as rebuild_flow
 
-        timed = rebuild_flow.with_options(timeout_seconds=settings.run_timeout_seconds)
-        summary = _outcome(timed(data=data, workers=workers, catalog=catalog, dask=dask, return_state=True), debug)
+        summary = _summary_of(lambda: rebuild_flow(data=data, workers=workers, catalog=catalog, dask=dask), debug)
     for line in summary.lines():
         typer.echo(line)
 
@@ -291,9 +285,9 @@ def serve(
     Uses the Prefect server at PREFECT_API_URL when it is set. Otherwise it
     starts a local one (127.0.0.1, data under DATA/_state/prefect or
     PREFECT_HOME, its UI at the address printed) and stops it on exit. Runs never
-    overlap: one runs at a time; a second serve on the same deployment is held off by
-    its concurrency limit (1, CANCEL_NEW), and the run lock on DATA stops any other
-    newsdrop process. Runs missed while serve was down collapse into one.
+    overlap: the run lock on DATA lets one run in at a time, from this serve or any
+    other newsdrop process; a scheduled run that finds it held waits up to one period,
+    then is skipped with one line. Runs missed while serve was down collapse into one.
 
     Examples:
 
@@ -314,7 +308,7 @@ def serve(
         except CronSimError as error:
             _fail(ValueError(f"--cron {cron!r} is not a cron expression ({error}); e.g. \"*/5 * * * *\""), debug)
     settings = _settings(debug, inbox=inbox, data=data, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
-    _quiet_prefect(verbose, debug)  # first: the preflight of --dask imports Prefect (prefect-dask)
+    _quiet_prefect(verbose, debug)  # before anything imports Prefect
     _preflight(settings, debug, inbox_needed=True)
     if every is not None:
         # The runner looks for due runs every 10 s by default: too slow for a short period.

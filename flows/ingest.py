@@ -1,9 +1,10 @@
-"""The Prefect flows: the pipeline of newsdrop.pipeline, with each step a Prefect task.
+"""The Prefect flows: newsdrop.ingest and newsdrop.rebuild, with each step a Prefect task run.
 
-Tasks are per batch, never per file: each Prefect task run costs the API about
-17 ms, and a local server gives "database is locked" under many small ones.
-The logic lives in newsdrop.warehouse and the order of the steps in
-newsdrop.pipeline; this module only names the steps for Prefect.
+The run itself is newsdrop's run engine (newsdrop.engine), the same as the Python API's;
+this module only gives Prefect what it adds, through the engine's hooks: a task run for
+each step (discover, read-batch-N, commit-batch-N, finish, report), the artifacts, and
+serve's one line per run. Tasks are per batch, never per file: each Prefect task run costs
+the API about 17 ms, and a local server gives "database is locked" under many small ones.
 """
 
 from __future__ import annotations
@@ -12,52 +13,38 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from prefect import State, flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.states import Cancelled
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from newsdrop import pipeline
-from newsdrop.errors import NewsdropError, RunInProgress
+import newsdrop
+from newsdrop.engine import Advance, RunHooks
+from newsdrop.errors import RunInProgress
 from newsdrop.flows.artifacts import publish_artifacts
 from newsdrop.flows.progress import read_progress
 from newsdrop.flows.signals import recording_sigterm_in_flow
-from newsdrop.pipeline import Batch, Progress, Steps
-from newsdrop.settings import Settings, load_settings
-from newsdrop.summary import Outcome, RunSummary
-from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate
-from newsdrop.warehouse.discover import Plan
-from newsdrop.warehouse.quality import CheckResult
-from newsdrop.warehouse.runs import Run
+from newsdrop.summary import RunSummary
+from newsdrop.warehouse.batch import BatchResult
 
 T = TypeVar("T")
 
+# Each batch being read is a read-batch task run in a thread of the flow's task runner,
+# waiting for its reader; the engine keeps two batches per reader in flight.
+TASK_THREADS = 128
 
-def is_transient_io(_task: Any, _task_run: Any, state: Any) -> bool:
-    """Retry what a second try can fix (I/O), not a bug, a missing file or a full disk."""
-    error = state.result(raise_on_failure=False)
-    return (isinstance(error, OSError) and not isinstance(error, PermissionError | FileNotFoundError)
-            and error.errno != 28)
-
-
-# Steps that only touch files are safe to retry: each one redoes its work whole.
-RETRY_IO: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [1, 5],
-    "retry_condition_fn": is_transient_io,
-    "cache_policy": NO_CACHE,
-}
 
 class Sealed(Generic[T]):
     """A task argument or result that Prefect does not look inside. Prefect walks every
     list, dataclass and model a task is given or returns, looking for futures: measured,
     280k objects and 6 s of a 20k-drop run's main process, as a plan and a batch hold
-    one object per file (and the finish step was handed the whole plan)."""
+    one object per file."""
 
     __slots__ = ("value",)
 
@@ -65,113 +52,62 @@ class Sealed(Generic[T]):
         self.value = value
 
 
-@task(name="discover", **RETRY_IO)
-def discover_task(run: Sealed[Run], settings: Settings) -> Sealed[Plan]:
-    return Sealed(pipeline.discover(run.value, settings))
+def _call(part: int | None, call: Sealed[Callable[[], Any]]) -> Sealed[Any]:
+    return Sealed(call.value())
 
 
-@task(name="read-batch", task_run_name="read-batch-{part}", **RETRY_IO)
-def read_batch_task(part: int, batch: Sealed[Batch], settings: Settings,
-                    pool: Executor | None) -> Sealed[BatchResult]:
-    spec, candidates = batch.value
-    return Sealed(pipeline.read_one_batch(spec, candidates, settings, pool))
+def _wait_for(part: int, start: Sealed[Callable[[], Future[BatchResult]]]) -> Sealed[BatchResult]:
+    return Sealed(start.value().result())
 
 
-@task(name="commit-batch", task_run_name="commit-batch-{part}", cache_policy=NO_CACHE)
-def commit_task(part: int, run: Sealed[Run], result: Sealed[BatchResult]) -> list[CheckResult]:
-    return pipeline.commit(run.value, result.value)
+STEPS = {
+    "discover": task(name="discover", task_run_name="discover", cache_policy=NO_CACHE)(_call),
+    "commit-batch": task(name="commit-batch", task_run_name="commit-batch-{part}", cache_policy=NO_CACHE)(_call),
+    "finish": task(name="finish", task_run_name="finish", cache_policy=NO_CACHE)(_call),
+    "replace-tables": task(name="replace-tables", task_run_name="replace-tables", cache_policy=NO_CACHE)(_call),
+}
+READ_BATCH = task(name="read-batch", task_run_name="read-batch-{part}", cache_policy=NO_CACHE)(_wait_for)
 
 
-@task(name="finish", cache_policy=NO_CACHE)
-def finish_task(run: Sealed[Run], outcome: Sealed[Outcome], plan: Sealed[Plan | None]) -> int:
-    return pipeline.finish(run.value, outcome.value, plan.value)
+def _task_runner() -> Any:
+    return ThreadPoolTaskRunner(max_workers=TASK_THREADS)
 
 
-@task(name="report", cache_policy=NO_CACHE)
-def report_task(summary: Sealed[RunSummary]) -> None:
+@task(name="report", task_run_name="report", cache_policy=NO_CACHE)
+def report(summary: Sealed[RunSummary]) -> None:
     publish_artifacts(summary.value)
 
 
-class _ReadTask:
-    """A read-batch task run, awaited like any batch being read (newsdrop.pipeline.Pending)."""
+class PrefectHooks(RunHooks):
+    """A run's steps as Prefect task runs of the flow run in progress, its summary as artifacts."""
 
-    def __init__(self, future: PrefectFuture[Sealed[BatchResult]]) -> None:
-        self.future = future
+    def step(self, name: str, part: int | None, call: Callable[[], T]) -> T:
+        done: Sealed[T] = STEPS[name](part, Sealed(call))
+        return done.value
 
-    def result(self) -> BatchResult:
-        return self.future.result().value
+    def read(self, part: int, start: Callable[[], Future[BatchResult]]) -> Future[BatchResult]:
+        read: PrefectFuture[Sealed[BatchResult]] = READ_BATCH.submit(part, Sealed(start))
+        result: Future[BatchResult] = Future()
 
+        def settle(done: PrefectFuture[Sealed[BatchResult]]) -> None:
+            try:
+                result.set_result(done.result().value)
+            except BaseException as error:  # the engine's wait raises it
+                result.set_exception(error)
 
-def read_batches_as_tasks(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
-    """One read-batch task per batch, each handing its batch to a reader process; results
-    as they finish, so the commits keep pace with the readers. With a Dask cluster, the
-    read-batch tasks run on its workers instead."""
-    if settings.dask:
-        return read_batches_on_dask(batches, settings, progress)
+        read.add_done_callback(settle)
+        return result
 
-    def submit(spec: BatchSpec, candidates: list[Candidate], settings: Settings, pool: Executor | None) -> _ReadTask:
-        return _ReadTask(read_batch_task.submit(spec.part, Sealed((spec, candidates)), settings, pool))
+    @contextlib.contextmanager
+    def progress(self, files: int, batches: int) -> Iterator[Advance]:
+        with read_progress(files, batches) as advance:
+            yield advance
 
-    def first_done(pending: list[_ReadTask]) -> _ReadTask:
-        by_future = {task.future: task for task in pending}
-        return by_future[next(as_completed(list(by_future)))]
-
-    return pipeline.in_completion_order(batches, settings, progress, submit, first_done)  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def no_readers(_settings: Settings, _batches: int) -> Iterator[None]:
-    yield None  # the task runner is the pool
+    def finished(self, summary: RunSummary) -> None:
+        report(Sealed(summary))
 
 
-def dask_task_runner(address: str) -> Any:
-    try:
-        from prefect_dask.task_runners import DaskTaskRunner
-    except ImportError:
-        raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
-    return DaskTaskRunner(address=address)
-
-
-def read_batches_on_dask(batches: list[Batch], settings: Settings, progress: Progress) -> Iterator[BatchResult]:
-    """The read-batch tasks on the Dask cluster at settings.dask, through prefect-dask's
-    DaskTaskRunner; the commits stay in this process, in completion order."""
-    assert settings.dask
-    try:
-        runner = dask_task_runner(settings.dask).__enter__()
-    except (OSError, TimeoutError) as error:
-        raise NewsdropError(f"cannot reach the Dask scheduler at {settings.dask}: {error}") from None
-    try:
-        def submit(spec: BatchSpec, candidates: list[Candidate], settings: Settings,
-                   _pool: Executor | None) -> _ReadTask:
-            parameters = {"part": spec.part, "batch": Sealed((spec, candidates)), "settings": settings, "pool": None}
-            return _ReadTask(runner.submit(read_batch_task, parameters))
-
-        def first_done(pending: list[_ReadTask]) -> _ReadTask:
-            by_future = {task.future: task for task in pending}
-            return by_future[next(as_completed(list(by_future)))]
-
-        yield from pipeline.in_completion_order(batches, settings, progress, submit, first_done,  # type: ignore[arg-type]
-                                                readers=no_readers)
-    finally:
-        runner.__exit__(None, None, None)
-
-
-AS_TASKS = Steps(
-    discover=lambda run, settings: discover_task(Sealed(run), settings).value,
-    read_batches=read_batches_as_tasks,
-    commit=lambda run, result: commit_task(result.spec.part, Sealed(run), Sealed(result)),
-    finish=lambda run, outcome, plan: finish_task(Sealed(run), Sealed(outcome), Sealed(plan)),
-    report=lambda summary: report_task(Sealed(summary)),
-)
-
-
-def _unless_busy(run: Any, settings: Settings) -> RunSummary | State[Any]:
-    """Another run holds the data folder (a manual run, while a scheduled one fires):
-    this run is skipped, which is not a failure."""
-    try:
-        return run(settings, AS_TASKS, read_progress)  # type: ignore[no-any-return]
-    except RunInProgress as busy:
-        return Cancelled(message=str(busy))
+PREFECT = PrefectHooks()
 
 
 def announce_line(text: str) -> None:
@@ -198,34 +134,38 @@ def finishing_on_sigterm(scheduled: bool) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@flow(name="newsdrop-ingest", log_prints=True)
+@flow(name="newsdrop-ingest", log_prints=True, task_runner=_task_runner())
 def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
            lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None,
            catalog: str | None = None, dask: str | None = None, announce: bool = False) -> RunSummary | State[Any]:
-    """Take in every new drop of the inbox. `announce`: print one line for the run (serve)."""
-    settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
-                             batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
+    """newsdrop.ingest as a Prefect flow. `announce`: a scheduled run of serve, which prints one
+    line for the run, and is skipped (Cancelled, not failed) when another run holds the data."""
     try:
         with finishing_on_sigterm(announce):
-            outcome = _unless_busy(pipeline.run_ingest, settings)
+            summary = newsdrop.ingest(inbox, data, settle_seconds=settle_seconds, max_bytes=max_bytes,
+                                      batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
+                                      run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask,
+                                      hooks=PREFECT)
+    except RunInProgress as busy:
+        if not announce:
+            raise
+        announce_line(f"run skipped: {busy}")
+        return Cancelled(message=str(busy))
     except Exception as error:
         if announce:
             announce_line(f"run failed: {(str(error) or type(error).__name__).splitlines()[0]}")
         raise
     if announce:
-        announce_line(outcome.one_line() if isinstance(outcome, RunSummary) else f"run skipped: {outcome.message}")
-    return outcome
+        announce_line(summary.one_line())
+    return summary
 
 
-@flow(name="newsdrop-rebuild", log_prints=True)
+@flow(name="newsdrop-rebuild", log_prints=True, task_runner=_task_runner())
 def rebuild(data: str | None = None, workers: int | None = None, lock_wait_seconds: float | None = None,
             run_timeout_seconds: float | None = None, catalog: str | None = None,
-            dask: str | None = None) -> RunSummary | State[Any]:
-    """Re-read every kept raw drop with the current rules and rebuild every table."""
-    settings = load_settings(data=data, workers=workers, lock_wait_seconds=lock_wait_seconds,
-                             run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
+            dask: str | None = None) -> RunSummary:
+    """newsdrop.rebuild as a Prefect flow."""
     with recording_sigterm_in_flow():
-        return _unless_busy(pipeline.run_rebuild, settings)
-
+        return newsdrop.rebuild(data, workers=workers, lock_wait_seconds=lock_wait_seconds,
+                                run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask, hooks=PREFECT)

@@ -4,8 +4,9 @@
     summary = newsdrop.ingest("inbox/", "data/")
     df = newsdrop.query("data/", "SELECT * FROM daily_ingest")
 
-Nothing here imports Prefect: a run is the same composition of steps as the
-Prefect flow (newsdrop.pipeline), called directly.
+Every door to a run comes through here: the CLI and the Prefect flows call ingest and
+rebuild (with the flows' hooks), which run newsdrop's run engine (newsdrop.engine).
+Nothing here imports Prefect.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsdrop.errors import NewsdropError, RunFailed, RunInProgress
-from newsdrop.pipeline import run_ingest, run_rebuild
+from newsdrop.engine import PLAIN, RunHooks, run_ingest, run_rebuild
+from newsdrop.errors import NewsdropError, RunFailed
 from newsdrop.readers import refuse_unguarded_script
 from newsdrop.settings import Settings, data_layout, load_settings, require_inbox
 from newsdrop.summary import RunSummary
@@ -28,10 +29,10 @@ if TYPE_CHECKING:
 PathLike = str | Path
 
 
-def _run(run: Any, settings: Any) -> RunSummary:
+def _run(run: Any, settings: Settings, hooks: RunHooks | None) -> RunSummary:
     refuse_unguarded_script()
     try:
-        return run(settings)  # type: ignore[no-any-return]
+        return run(settings, hooks or PLAIN)  # type: ignore[no-any-return]
     except NewsdropError:
         raise
     except Exception as error:
@@ -42,28 +43,32 @@ def _run(run: Any, settings: Any) -> RunSummary:
 def ingest(inbox: PathLike | None = None, data: PathLike | None = None, *, settle_seconds: float | None = None,
            max_bytes: int | None = None, batch_size: int | None = None, workers: int | None = None,
            lock_wait_seconds: float | None = None, run_timeout_seconds: float | None = None,
-           catalog: str | None = None, dask: str | None = None) -> RunSummary:
+           catalog: str | None = None, dask: str | None = None, hooks: RunHooks | None = None) -> RunSummary:
     """Take in every new drop of `inbox` into the warehouse at `data`; return what the run did.
 
     `inbox` and `data` are folders or s3:// URLs; `catalog` is "sqlite" (the default) or
     "postgres:LIBPQ-PARAMETERS"; `dask` a Dask scheduler's address to read batches on.
     Settings not given come from NEWSDROP_* variables, newsdrop.toml, then the defaults,
     as for `newsdrop run`. Raises RunInProgress when another run holds `data`, and
-    RunFailed (with the reason) when the run fails; what it had not committed stays invisible.
+    RunFailed (with the reason) when the run fails or exceeds `run_timeout_seconds` (checked
+    between batches, and a query still running then is interrupted); what it had not committed
+    stays invisible. `hooks`: how an orchestrator watches the run (newsdrop.engine.RunHooks;
+    the Prefect flows give theirs).
     """
     settings = load_settings(inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
                              batch_size=batch_size, workers=workers, lock_wait_seconds=lock_wait_seconds,
                              run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
-    return _run(run_ingest, settings)
+    return _run(run_ingest, settings, hooks)
 
 
 def rebuild(data: PathLike | None = None, *, workers: int | None = None, lock_wait_seconds: float | None = None,
             run_timeout_seconds: float | None = None, catalog: str | None = None,
-            dask: str | None = None) -> RunSummary:
-    """Re-read every kept drop of `data` with the current reading rules; no inbox needed."""
+            dask: str | None = None, hooks: RunHooks | None = None) -> RunSummary:
+    """Re-read every kept drop of `data` with the current reading rules; no inbox needed.
+    It raises as `ingest` does; a rebuild commits all or nothing."""
     settings = load_settings(data=data, workers=workers, lock_wait_seconds=lock_wait_seconds,
                              run_timeout_seconds=run_timeout_seconds, catalog=catalog, dask=dask)
-    return _run(run_rebuild, settings)
+    return _run(run_rebuild, settings, hooks)
 
 
 def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = False,
@@ -107,7 +112,7 @@ def check_ready(settings: Settings, inbox_needed: bool) -> None:
     """What a run needs that can be checked before it starts (and before Prefect does): the
     bucket, the inbox, a data folder in today's layout, the Dask scheduler, and, when the run
     would not wait for it, a free run lock (else RunInProgress)."""
-    from newsdrop.warehouse.lock import lock_is_held
+    from newsdrop.warehouse.lock import refuse_if_busy
     from newsdrop.warehouse.runs import refuse_legacy
 
     layout = data_layout(settings)
@@ -121,11 +126,9 @@ def check_ready(settings: Settings, inbox_needed: bool) -> None:
     if settings.dask:
         from newsdrop.readers import dask_threads
 
-        dask_threads(settings.dask)  # reachable, and prefect-dask installed
-    if settings.lock_wait_seconds == 0 and lock_is_held(layout):
-        where = "catalog" if layout.catalog_spec.shared else "data folder"
-        raise RunInProgress(f"another newsdrop run is in progress on this {where}; "
-                            "try again later, or pass --wait SECONDS")
+        dask_threads(settings.dask)  # reachable, and the scale extra installed
+    if settings.lock_wait_seconds == 0:
+        refuse_if_busy(layout)
 
 
 def connect(data: PathLike | None = None, *, at: str | None = None,

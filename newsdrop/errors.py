@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,14 @@ class RunFailed(NewsdropError):
 
 class RunInProgress(NewsdropError):
     """Another newsdrop run holds this data folder; try again later or wait for it."""
+
+
+def run_in_progress(where: str, holder: str | None) -> RunInProgress:
+    """Busy, told the same way wherever it is found (a run's lock, the command's preflight):
+    `where` is "data folder" or "catalog"; `holder` who holds it, when known."""
+    held = f" ({holder})" if holder else ""
+    return RunInProgress(f"another newsdrop run is in progress on this {where}{held}; "
+                         "try again later, or pass --wait SECONDS")
 
 
 class QualityCheckFailed(RunFailed):
@@ -45,9 +52,3 @@ def stopped_by_signal(error: BaseException) -> bool:
     another error while handling that."""
     return any(isinstance(cause, KeyboardInterrupt) or type(cause).__name__ == "TerminationSignal"
                for cause in _error_chain(error))
-
-
-def timed_out(error: BaseException) -> bool:
-    """Prefect's flow timeout (TimeoutError, or CancelledError), also where it landed in a
-    DuckDB query and came out as RuntimeError("Query interrupted")."""
-    return any(isinstance(cause, TimeoutError | asyncio.CancelledError) for cause in _error_chain(error))

@@ -9,21 +9,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
+import functools
 import multiprocessing
 import os
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from newsdrop.errors import NewsdropError, RunFailed
+from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
+from newsdrop.warehouse.layout import DataLayout
 
 if TYPE_CHECKING:  # reader processes import this module: they need no settings
     from newsdrop.settings import Settings
+
+T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
 # Loaded here, in the parent: a forked child (a server's preexec_fn) then only calls prctl.
@@ -65,7 +73,6 @@ def _scheduler_identity(address: str) -> dict[str, Any]:
     refused at once, and something that is not a Dask scheduler (a web server, say) makes
     no answer Dask can read, which a client would wait for, or fail on, at length."""
     try:
-        import prefect_dask  # noqa: F401  (the flows' task runner: checked here, before a run starts)
         from distributed.core import rpc
     except ImportError:
         raise NewsdropError(f'reading on Dask ({address}) needs pip install "newsdrop[scale]"') from None
@@ -94,37 +101,82 @@ def _scheduler_identity(address: str) -> dict[str, Any]:
     return answer
 
 
-def _dask_client(address: str) -> Any:
-    _scheduler_identity(address)
-    from distributed import Client
-
-    return Client(address, timeout=DASK_ANSWER_SECONDS, set_as_default=False)  # type: ignore[no-untyped-call]
-
-
 def dask_threads(address: str) -> int:
     """How many batches the cluster reads at once (its worker threads); checks that a
     scheduler answers there."""
-    workers = _scheduler_identity(address).get("workers") or {}
+    return _threads_of(_scheduler_identity(address))
+
+
+def _threads_of(identity: dict[str, Any]) -> int:
+    workers = identity.get("workers") or {}
     return max(1, sum(int(worker.get("nthreads", 1)) for worker in workers.values()))
 
 
-@contextlib.contextmanager
-def dask_pool(address: str) -> Iterator[Executor]:
-    """A Dask cluster as the pool (the plain API's dask=; the Prefect flows use prefect-dask)."""
-    with _dask_client(address) as client:
-        yield client.get_executor()
+@dataclass(frozen=True)
+class Readers:
+    """Where a run's batches are read: `submit(fn, *args)` gives a future; `in_flight`
+    batches at a time; `parallel` unless they are read in the run's own process."""
+
+    submit: Callable[..., Future[Any]]
+    in_flight: int
+    parallel: bool
+
+
+def submit_inline(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Read in this process, now: the future is done when it is given."""
+    future: Future[Any] = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as error:  # the future carries it to whoever waits
+        future.set_exception(error)
+    return future
+
+
+INLINE = Readers(submit_inline, in_flight=1, parallel=False)
 
 
 @contextlib.contextmanager
-def reader_pool(settings: Settings, batches: int) -> Iterator[Executor | None]:
-    """Processes for CPU-bound reading, only when there is more than one batch to share;
-    the Dask cluster when one is given."""
+def reading_executor(settings: Settings, batches: int) -> Iterator[Readers]:
+    """The readers of a run: a Dask cluster's workers when one is given; else local
+    processes for CPU-bound reading when there is more than one batch to share; else this
+    process."""
     if settings.dask:
-        with dask_pool(settings.dask) as pool:
-            yield pool
+        identity = _scheduler_identity(settings.dask)
+        from distributed import Client
+
+        with Client(settings.dask, timeout=DASK_ANSWER_SECONDS, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+            yield Readers(client.get_executor().submit, 2 * _threads_of(identity), parallel=True)
         return
     with process_pool(settings.workers, batches) as local:
-        yield local
+        yield INLINE if local is None else Readers(local.submit, 2 * settings.workers, parallel=True)
+
+
+# Transient I/O (a network file system or S3 hiccup) is tried again after these pauses;
+# a bug, a missing file, a permission or a full disk is not: a second try cannot fix it.
+RETRY_DELAYS = (1.0, 5.0)
+
+
+def is_transient_io(error: BaseException) -> bool:
+    return (isinstance(error, OSError) and not isinstance(error, PermissionError | FileNotFoundError)
+            and error.errno != errno.ENOSPC)
+
+
+def retrying_io(call: Callable[[], T]) -> T:
+    """call(), tried again on transient I/O errors (RETRY_DELAYS); each try redoes its work whole."""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return call()
+        except OSError as error:
+            if delay is None or not is_transient_io(error):
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def read_batch_retrying(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout,
+                        max_bytes: int) -> BatchResult:
+    """What a reader runs: one batch read (newsdrop.warehouse.batch), tried again on transient I/O."""
+    return retrying_io(functools.partial(read_batch, spec, candidates, inbox, layout, max_bytes))
 
 
 @contextlib.contextmanager

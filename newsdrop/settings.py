@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     catalog: Catalog = "sqlite"
     """The DuckLake catalog: sqlite (DATA/catalog.sqlite) or postgres:LIBPQ-PARAMETERS."""
     dask: str | None = None
-    """A Dask scheduler's address: batches are read on that cluster (prefect-dask)."""
+    """A Dask scheduler's address: batches are read on that cluster."""
     settle_seconds: Seconds = Field(2.0, ge=0, le=3600)
     """Drops modified this recently are stat'ed again after this long; one still changing
     is left for the next run."""

@@ -4,7 +4,7 @@
     python tests/api_run.py rebuild DATA [--catalog C] [--dask ADDRESS] [--wait S] [--workers N]
 
 The crash, kill, lock, recovery and concurrency tests run the warehouse's steps this way:
-the same composition of steps as the Prefect flow (newsdrop.pipeline) in a process that
+the same run engine as the Prefect flow's (newsdrop.engine) in a process that
 starts in about a second, where `newsdrop run` starts or reaches a Prefect server first. It
 answers as the command does: the run's summary lines on stdout and exit 0; one line
 `newsdrop: REASON` on stderr and exit 1 for a failed run, 3 for another run in progress.

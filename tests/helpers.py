@@ -44,8 +44,8 @@ def run(inbox: Path, data: Path, *extra: str) -> Any:
 
 
 def ingest(inbox: Path, data: Path, **settings: Any) -> str:
-    """A run through newsdrop.ingest in this process: the same steps as `newsdrop run`
-    (newsdrop.pipeline) without Prefect, in a fraction of a second. Returns the lines the
+    """A run through newsdrop.ingest in this process: the run engine `newsdrop run` calls
+    (newsdrop.engine), without Prefect's task runs, in a fraction of a second. Returns the lines the
     command prints for it."""
     settings.setdefault("settle_seconds", 0)
     return "\n".join(api.ingest(inbox, data, **settings).lines())

@@ -153,7 +153,7 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     tasks_before = read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"])
 
     result = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"},
-                        cli=True)  # through Prefect: prefect-dask's task runner
+                        cli=True)  # through Prefect's flow: the same Dask readers
     assert result.returncode == 0, result.stderr
     assert "36 new, 34 loaded, 2 rejected" in result.stdout
     assert remote.tables() == reference
@@ -487,7 +487,7 @@ WITHOUT_SCALE = """
 import sys
 from importlib.abc import MetaPathFinder
 
-SCALE = ("psycopg", "distributed", "dask", "prefect_dask", "duckdb_extension_httpfs",
+SCALE = ("psycopg", "distributed", "dask", "duckdb_extension_httpfs",
          "duckdb_extension_postgres_scanner", "boto3", "botocore")
 
 class NotInstalled(MetaPathFinder):

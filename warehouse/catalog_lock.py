@@ -16,13 +16,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from newsdrop.errors import NewsdropError, RunInProgress
+from newsdrop.errors import NewsdropError, run_in_progress
 from newsdrop.warehouse.catalog import CatalogSpec, catalog_unreachable
 
 LOCK_KEY = 0x6E657773  # "news": one lock per database, which holds one lake
 MARKER_TABLE = "newsdrop_running"
 KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-BUSY = "another newsdrop run is in progress on this catalog"
 
 
 def connect(spec: CatalogSpec) -> Any:
@@ -53,12 +52,12 @@ class MarkerRow:
         self.write("")
 
 
-def _holder(session: Any) -> str:
+def _holder(session: Any) -> str | None:
     with contextlib.suppress(Exception):
         row = session.execute(f"SELECT holder FROM {MARKER_TABLE} WHERE lock_key = %s", [LOCK_KEY]).fetchone()
         if row and row[0]:
-            return f" ({row[0]})"
-    return ""
+            return str(row[0])
+    return None
 
 
 @contextlib.contextmanager
@@ -67,7 +66,7 @@ def catalog_lock(spec: CatalogSpec, wait_seconds: float = 0.0) -> Iterator[Marke
         deadline = time.monotonic() + wait_seconds
         while not session.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY]).fetchone()[0]:
             if time.monotonic() >= deadline:
-                raise RunInProgress(f"{BUSY}{_holder(session)}")
+                raise run_in_progress("catalog", _holder(session))
             time.sleep(0.2)
         # Made under the lock: two first runs never race to create it.
         session.execute(f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (lock_key bigint PRIMARY KEY, "
@@ -86,6 +85,14 @@ _HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted 
 def catalog_lock_is_held(spec: CatalogSpec) -> bool:
     with contextlib.closing(connect(spec)) as session:
         return bool(session.execute(_HELD, [LOCK_KEY]).fetchone()[0])
+
+
+def catalog_lock_holder(spec: CatalogSpec) -> str | None:
+    """Who holds the catalog's run lock ("" when not known), or None when it is free."""
+    with contextlib.closing(connect(spec)) as session:
+        if not session.execute(_HELD, [LOCK_KEY]).fetchone()[0]:
+            return None
+        return _holder(session) or ""
 
 
 def catalog_running_now(spec: CatalogSpec) -> str | None:

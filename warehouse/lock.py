@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from newsdrop.errors import RunInProgress
+from newsdrop.errors import run_in_progress
 from newsdrop.warehouse.layout import DataLayout
-
-BUSY = "another newsdrop run is in progress on this data folder"
 
 
 class RunMarker(Protocol):
@@ -62,14 +60,18 @@ def file_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                    raise RunInProgress(f"{BUSY} (pid {holder})") from None
+                    raise run_in_progress("data folder", f"pid {_pid_in(fd)}") from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _pid_in(fd: int) -> str:
+    """The pid its holder wrote into a lock file."""
+    return os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
 
 
 def file_lock_is_held(path: Path) -> bool:
@@ -110,9 +112,19 @@ def running_now(layout: DataLayout) -> str | None:
     return marker if marker is not None and file_lock_is_held(layout.lock) else None
 
 
-def lock_is_held(layout: DataLayout) -> bool:
+def refuse_if_busy(layout: DataLayout) -> None:
+    """RunInProgress, as a run that took the lock would raise it, when another run holds it now."""
     if layout.catalog_spec.shared:
-        from newsdrop.warehouse.catalog_lock import catalog_lock_is_held
+        from newsdrop.warehouse.catalog_lock import catalog_lock_holder
 
-        return catalog_lock_is_held(layout.catalog_spec)
-    return file_lock_is_held(layout.lock)
+        holder = catalog_lock_holder(layout.catalog_spec)
+        if holder is not None:
+            raise run_in_progress("catalog", holder)
+        return
+    if file_lock_is_held(layout.lock):
+        fd = os.open(layout.lock, os.O_RDONLY)
+        try:
+            holder = f"pid {_pid_in(fd)}"
+        finally:
+            os.close(fd)
+        raise run_in_progress("data folder", holder)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from newsdrop.errors import QualityCheckFailed, stopped_by_signal, timed_out
+from newsdrop.errors import QualityCheckFailed, stopped_by_signal
 from newsdrop.warehouse.commit import checks_table, insert, label_commit, transaction
 from newsdrop.warehouse.lake import LAKE, current_snapshot
 from newsdrop.warehouse.ledger import Ledger
@@ -50,9 +50,7 @@ def record_failure(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, s
         part, checks = error.part, error.checks
     message = (str(error) or type(error).__name__).splitlines()[0]
     status, error_text = RunStatus.FAILED, f"{type(error).__name__}: {message}"
-    if timed_out(error):
-        error_text = f"{type(error).__name__}: the run was stopped (timeout or cancellation): {message}"
-    elif stopped_by_signal(error):
+    if stopped_by_signal(error):
         status, error_text = RunStatus.INTERRUPTED, "stopped by a signal (Ctrl-C or SIGTERM)"
     record_run(con, run_id, kind, started_at, status, committed_counts(con, run_id),
                error=error_text, failed_part=part, checks=checks)
