@@ -1,9 +1,10 @@
-"""A Prefect API for `newsdrop serve`.
+"""A Prefect API for the commands that run flows: `newsdrop run`, `rebuild` and `serve`.
 
-Prefect cannot schedule on its ephemeral API, so when no PREFECT_API_URL is
-set, serve starts `prefect server start` itself: bound to 127.0.0.1 on a free
-port, its database under PREFECT_HOME (default DATA/_state/prefect), stopped
-when serve exits, and killed by the kernel if serve dies.
+When no PREFECT_API_URL is set, the command starts `prefect server start` itself
+(Prefect cannot schedule on its ephemeral API, and one kind of server keeps a data
+folder's history in one place): bound to 127.0.0.1 on a free port, its database
+under PREFECT_HOME (default DATA/_state/prefect), stopped when the command exits,
+and killed by the kernel if the command dies.
 """
 
 from __future__ import annotations

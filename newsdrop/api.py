@@ -113,7 +113,6 @@ def check_ready(settings: Settings, inbox_needed: bool) -> None:
     bucket, the inbox, a data folder in today's layout, the Dask scheduler, and, when the run
     would not wait for it, a free run lock (else RunInProgress)."""
     from newsdrop.warehouse.lock import refuse_if_busy
-    from newsdrop.warehouse.runs import refuse_legacy
 
     layout = data_layout(settings)
     if layout.remote:
@@ -122,7 +121,7 @@ def check_ready(settings: Settings, inbox_needed: bool) -> None:
         check_bucket(layout.url)
     if inbox_needed:
         require_inbox(settings)
-        refuse_legacy(layout)
+    layout.refuse_legacy()
     if settings.dask:
         from newsdrop.readers import dask_threads
 

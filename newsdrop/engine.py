@@ -34,13 +34,7 @@ from newsdrop.warehouse.commit import commit_batch, lake_transaction, write_batc
 from newsdrop.warehouse.discover import Plan, discover
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.maintenance import expire_before
-from newsdrop.warehouse.rebuild import (
-    clear_for_rebuild,
-    import_legacy_history,
-    kept_versions,
-    plan_rebuild,
-    remove_legacy_files,
-)
+from newsdrop.warehouse.rebuild import clear_for_rebuild, plan_rebuild
 from newsdrop.warehouse.run_rows import record_run
 from newsdrop.warehouse.runs import Run, open_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
@@ -201,12 +195,10 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     return summary
 
 
-def _replace_tables(run: Run, results: list[BatchResult], outcome: Outcome, legacy: bool) -> int:
+def _replace_tables(run: Run, results: list[BatchResult], outcome: Outcome) -> int:
     """A rebuild's one commit: every table replaced by the batches read; returns its snapshot."""
     with lake_transaction(run.con) as moved:
         clear_for_rebuild(run.con)
-        if legacy:
-            import_legacy_history(run.con, run.layout)
         for result in results:
             outcome.add(result, write_batch(run.con, run.layout, result, run.run_id, moved))
         return record_run(run.con, run.run_id, run.kind, run.started_at, RunStatus.SUCCEEDED,
@@ -224,20 +216,15 @@ def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     deadline = Deadline(settings.run_timeout_seconds)
     with open_run(data_layout(settings), RunKind.REBUILD, settings.lock_wait_seconds) as run, \
             deadline.interrupting(run.con):
-        legacy = run.layout.is_legacy()
-        batches = plan_rebuild(run.layout, kept_versions(run.layout, run.ledger, legacy), run.run_id)
+        batches = plan_rebuild(run.layout, run.ledger.kept_versions(), run.run_id)
         results = list(read_in_completion_order(batches, None, settings, hooks, deadline))
         deadline.check()
         outcome = Outcome()
-        snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome,
-                                                                        legacy))
+        snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome))
         checkpoint("rebuild-committed")
         expired, deleted = expire_before(run.con, datetime.now(UTC))
         notes = [f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
                  "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone"]
-        if legacy:
-            remove_legacy_files(run.layout)
-            notes.append("converted the older warehouse layout onto DuckLake and removed its files")
     summary = RunSummary.of(RunKind.REBUILD, run.run_id, settings.data, None, None, outcome,
                             _seconds_since(run.started_at), snapshot, notes)
     hooks.finished(summary)

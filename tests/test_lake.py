@@ -5,10 +5,7 @@ connection, and `newsdrop shell`."""
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -172,84 +169,27 @@ def test_rebuild_expires_history_and_says_so(warehouse: tuple[Path, Path, str, s
 
 # -- the layout before DuckLake ----------------------------------------------------
 
-LEGACY_LEDGER = """
-CREATE TABLE runs (run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, started_us INTEGER NOT NULL,
-    finished_us INTEGER, seconds REAL, files_seen INTEGER NOT NULL DEFAULT 0, files_new INTEGER NOT NULL DEFAULT 0,
-    drops_loaded INTEGER NOT NULL DEFAULT 0, files_rejected INTEGER NOT NULL DEFAULT 0,
-    files_unchanged INTEGER NOT NULL DEFAULT 0, files_skipped INTEGER NOT NULL DEFAULT 0, error TEXT);
-CREATE TABLE file_versions (file_name TEXT NOT NULL, size_bytes INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    sha256 TEXT NOT NULL, outcome TEXT NOT NULL, run_id TEXT NOT NULL, part INTEGER NOT NULL,
-    ingested_us INTEGER NOT NULL, reason TEXT, PRIMARY KEY (file_name, size_bytes, mtime_ns)) WITHOUT ROWID;
-CREATE TABLE parquet_files (path TEXT PRIMARY KEY, table_name TEXT NOT NULL, run_id TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE quality_checks (run_id TEXT NOT NULL, check_name TEXT NOT NULL, severity TEXT NOT NULL,
-    passed INTEGER NOT NULL, detail TEXT NOT NULL, checked_us INTEGER NOT NULL, PRIMARY KEY (run_id, check_name));
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
 
-
-def legacy_copy(fresh: Path, legacy: Path) -> None:
-    """The data folder newsdrop 0.1 (commit f852fc0) would have left for the same runs: its
-    SQLite ledger (ledger.sql of that version), the raw bytes, news.duckdb and parquet/."""
-    us = "CAST(epoch_us({}) AS BIGINT)"
-    versions = query(fresh, "SELECT file_name, size_bytes, mtime_ns, sha256, outcome, run_id, part, "
-                            f"{us.format('ingested_at')}, reason FROM ledger.file_versions")
-    runs = query(fresh, f"SELECT run_id, kind, status, {us.format('started_at')}, {us.format('finished_at')}, "
-                        "seconds, files_seen, files_new, drops_loaded, files_rejected, files_unchanged, "
-                        "files_skipped, error FROM runs")
-    layout = DataLayout(legacy)
-    layout.state.mkdir(parents=True)
-    db = sqlite3.connect(layout.legacy_ledger)
-    db.executescript(LEGACY_LEDGER)
-    db.executemany("INSERT INTO file_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", versions)
-    db.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
-    db.commit()
-    db.close()
-    shutil.copytree(DataLayout(fresh).raw, layout.raw)
+def test_a_data_folder_of_the_layout_before_ducklake_is_refused_in_one_line(tmp_path: Path) -> None:
+    """newsdrop before DuckLake kept a SQLite ledger in DATA/_state; this version does not convert
+    it (the last that does is named): every command says so, and writes nothing there."""
+    inbox, legacy = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "legacy"
+    (legacy / "_state").mkdir(parents=True)
+    (legacy / "_state" / "ledger.sqlite3").write_bytes(b"an old ledger")
     (legacy / "news.duckdb").write_bytes(b"an old snapshot")
-    (legacy / "parquet" / "drops" / "ingest_date=2026-01-01").mkdir(parents=True)
-    (legacy / "parquet" / "drops" / "ingest_date=2026-01-01" / "x-00000.parquet").write_bytes(b"old")
-    (layout.state / "staging").mkdir()
-
-
-def test_a_legacy_data_folder_is_converted_by_rebuild(tmp_path: Path, prefect_env: dict[str, str]) -> None:
-    inbox, fresh, _first, _second = two_runs(tmp_path / "fresh")
-    (inbox / "copy.txt").write_bytes((DROPS / "001_c780d2942f53d682.txt").read_bytes())
-    (inbox / "copy.txt").touch()
-    ingest(inbox, fresh)  # a third run: one new drop; an unchanged entry needs a touched copy of a known name
-    legacy = tmp_path / "legacy"
-    legacy_copy(fresh, legacy)
-    layout = DataLayout(legacy)
-    assert layout.is_legacy()
-
-    refused = subprocess.run([sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(legacy)],
-                             env=prefect_env, capture_output=True, text=True, timeout=120, check=False)
-    assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
-    assert refused.stderr.startswith("newsdrop: ") and f"newsdrop rebuild --data {legacy}" in refused.stderr
-    assert not layout.catalog.exists()
-    status = one_line_error(newsdrop("status", "--data", str(legacy)))
-    assert "rebuild" in status
-
-    result = newsdrop("rebuild", "--data", str(legacy), "--workers", "1")
-    assert result.exit_code == 0, result.output
-    assert "converted the older warehouse layout onto DuckLake" in result.output
-    assert not any(path.exists() for path in layout.legacy_files)
-    assert layout.exists() and not layout.is_legacy()
-
-    for table in PER_RUN_TABLES:
-        assert table_rows(legacy, table) == table_rows(fresh, table), table
-    assert table_rows(legacy, "headlines") == table_rows(fresh, "headlines")
-    old_runs = table_rows(fresh, "runs", exclude=("snapshot_id", "finished_at", "seconds"))
-    converted = query(legacy, "SELECT run_id, kind, status FROM runs WHERE kind = 'ingest' ORDER BY run_id")
-    assert [row[:3] for row in sorted(old_runs, key=lambda row: row[0])] == converted
-    assert query(legacy, "SELECT status FROM runs WHERE kind = 'rebuild'") == [("succeeded",)]
-    assert query(legacy, "SELECT count(*) FROM ledger.file_versions") == query(
-        fresh, "SELECT count(*) FROM ledger.file_versions")
-    assert_folders_exact(legacy)
-
-    # The converted folder takes runs again: nothing of the inbox is new.
-    again = ingest(inbox, legacy)
-    assert again.loaded == 0 and again.new == 0
+    before = sorted(legacy.rglob("*"))
+    expected = (f"newsdrop: {legacy} holds a warehouse of newsdrop before DuckLake, which this version does not "
+                f"read: convert it once with `newsdrop rebuild --data {legacy}` of newsdrop at git commit 30fbad6, "
+                "then use it here")
+    for command in (["run", "--inbox", str(inbox)], ["rebuild"], ["status"], ["sql", "SELECT 1"]):
+        result = newsdrop(*command, "--data", str(legacy))
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == expected, result.output
+    with pytest.raises(NewsdropError, match="before DuckLake"):
+        api.ingest(inbox, legacy)
+    with pytest.raises(NewsdropError, match="before DuckLake"):
+        api.rebuild(legacy)
+    assert sorted(legacy.rglob("*")) == before
 
 
 # -- the read-only connection ------------------------------------------------------

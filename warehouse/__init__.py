@@ -1,1 +1,2 @@
-"""Storage: Parquet layout, atomic writes, the ledger, DuckDB load and publish."""
+"""Storage only: the lake (DuckLake), the ledger, raw bytes, a batch's reading and commit, and a run's
+lock, marker, recovery and `runs` row. No Prefect here."""

@@ -26,6 +26,7 @@ REBUILD_POINTS = (
 
 
 def checkpoint(point: str) -> None:
+    assert point in POINTS or point in REBUILD_POINTS, point  # the points are named once, above
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return

@@ -218,10 +218,9 @@ def connect_read_only(layout: DataLayout, snapshot: int | None = None) -> duckdb
 
     It can read the lake and nothing else: no file outside it, no writes anywhere."""
     if not layout.exists():
-        hint = ("it holds an older newsdrop warehouse: run `newsdrop rebuild --data "
-                f"{layout.root}` once to move it onto DuckLake") if layout.is_legacy() else (
-                f"run `newsdrop run --inbox INBOX --data {layout.root}` first")
-        raise NewsdropError(f"no warehouse at {layout.root}: {hint}")
+        layout.refuse_legacy()
+        raise NewsdropError(f"no warehouse at {layout.root}: run `newsdrop run --inbox INBOX --data "
+                            f"{layout.root}` first")
     if layout.remote:
         check_bucket(layout.url)
     con = _duckdb(layout)

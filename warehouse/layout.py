@@ -19,6 +19,7 @@ from newsdrop.warehouse.catalog import DEFAULT, CatalogSpec
 from newsdrop.warehouse.storage import is_s3, join
 
 MAIN_SCHEMA = "main"
+LEGACY_CONVERTER = "git commit 30fbad6"  # the last newsdrop that converts the layout before DuckLake
 
 
 def raw_relative(sha256: str) -> str:
@@ -113,9 +114,6 @@ class DataLayout:
         into the table folders (the same file system, so the move is one rename)."""
         return self.state / "staging"
 
-    def staging_for(self, run_id: str) -> Path:
-        return self.staging / run_id
-
     @property
     def raw(self) -> Path:
         return self.root / "raw"
@@ -136,25 +134,17 @@ class DataLayout:
 
     @property
     def prefect_home(self) -> Path:
-        """Prefect's database for `serve`'s local server."""
+        """The database of the local Prefect server that `run`, `rebuild` and `serve` start
+        when PREFECT_API_URL is not set."""
         return self.state / "prefect"
 
-    # -- the layout before DuckLake (newsdrop 0.1), which `rebuild` converts -------
-
-    @property
-    def legacy_ledger(self) -> Path:
-        return self.state / "ledger.sqlite3"
-
-    @property
-    def legacy_files(self) -> tuple[Path, ...]:
-        state = self.state
-        return (self.root / "news.duckdb", self.root / "parquet", state / "ledger.sqlite3",
-                state / "ledger.sqlite3-wal", state / "ledger.sqlite3-shm", state / "warehouse.duckdb",
-                state / "warehouse.duckdb.wal")
-
-    def is_legacy(self) -> bool:
-        """Written by newsdrop 0.1 and not yet converted (a conversion removes the old ledger last)."""
-        return self.legacy_ledger.exists()
+    def refuse_legacy(self) -> None:
+        """A folder of the layout before DuckLake (its SQLite ledger) is not read: a run there
+        would start an empty lake beside it."""
+        if (self.state / "ledger.sqlite3").exists():
+            raise NewsdropError(f"{self.root} holds a warehouse of newsdrop before DuckLake, which this version "
+                                f"does not read: convert it once with `newsdrop rebuild --data {self.root}` of "
+                                f"newsdrop at {LEGACY_CONVERTER}, then use it here")
 
     def exists(self) -> bool:
         """Whether a lake was made here (a PostgreSQL catalog is asked when attached)."""

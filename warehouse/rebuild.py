@@ -13,21 +13,18 @@ after the rebuild has committed.
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 
 import duckdb
 
 from newsdrop.warehouse.batch import BatchSpec, Candidate
-from newsdrop.warehouse.commit import insert
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, KeptVersion, Ledger
-from newsdrop.warehouse.schema import FILE_VERSIONS, PER_RUN_TABLES, RUNS, FileOutcome, RunStatus, table_from_rows
+from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, KeptVersion
+from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome
 
 Batch = tuple[BatchSpec, list[Candidate]]
 
@@ -50,60 +47,3 @@ def clear_for_rebuild(con: duckdb.DuckDBPyConnection) -> None:
     for table in PER_RUN_TABLES:
         con.execute(f"DELETE FROM {LAKE}.main.{table}")
     con.execute(f"DELETE FROM {FILE_VERSIONS_TABLE} WHERE outcome <> ?", [str(FileOutcome.UNCHANGED)])
-
-
-# -- the layout before DuckLake --------------------------------------------------
-
-def _legacy_rows(layout: DataLayout, sql: str) -> Iterator[sqlite3.Row]:
-    db = sqlite3.connect(f"{layout.legacy_ledger.resolve().as_uri()}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    try:
-        yield from db.execute(sql)
-    finally:
-        db.close()
-
-
-def _from_us(us: int | None) -> datetime | None:
-    return None if us is None else datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-
-
-def legacy_kept_versions(layout: DataLayout) -> list[KeptVersion]:
-    return [KeptVersion(row["file_name"], row["size_bytes"], row["mtime_ns"], row["sha256"], row["run_id"],
-                        row["part"], _from_us(row["ingested_us"]) or datetime.now(UTC))
-            for row in _legacy_rows(layout, "SELECT * FROM file_versions WHERE outcome <> 'unchanged'"
-                                            " ORDER BY run_id, part, file_name")]
-
-
-def import_legacy_history(con: duckdb.DuckDBPyConnection, layout: DataLayout) -> None:
-    """Inside the rebuild's transaction: the old ledger's unchanged entries and its runs."""
-    unchanged = [
-        {"file_name": row["file_name"], "size_bytes": row["size_bytes"], "mtime_ns": row["mtime_ns"],
-         "sha256": row["sha256"], "outcome": row["outcome"], "run_id": row["run_id"], "part": row["part"],
-         "ingested_at": _from_us(row["ingested_us"]), "reason": row["reason"]}
-        for row in _legacy_rows(layout, "SELECT * FROM file_versions WHERE outcome = 'unchanged'")
-    ]
-    insert(con, FILE_VERSIONS_TABLE, table_from_rows(FILE_VERSIONS, unchanged))
-    runs = []
-    for row in _legacy_rows(layout, "SELECT * FROM runs ORDER BY started_us"):
-        started = _from_us(row["started_us"]) or datetime.now(UTC)
-        finished = _from_us(row["finished_us"]) or started
-        status = row["status"] if row["status"] in set(RunStatus) else RunStatus.INTERRUPTED
-        runs.append({**{name: row[name] or 0 for name in ("files_seen", "files_new", "drops_loaded",
-                                                           "files_rejected", "files_unchanged", "files_skipped")},
-                     "run_id": row["run_id"], "kind": row["kind"], "status": status, "started_at": started,
-                     "finished_at": finished, "seconds": (finished - started).total_seconds(),
-                     "error": row["error"], "snapshot_id": 0})
-    insert(con, f"{LAKE}.main.runs", table_from_rows(RUNS, runs))
-
-
-def remove_legacy_files(layout: DataLayout) -> None:
-    for path in layout.legacy_files:
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def kept_versions(layout: DataLayout, ledger: Ledger, legacy: bool) -> list[KeptVersion]:
-    return legacy_kept_versions(layout) if legacy else list(ledger.kept_versions())
-

@@ -16,7 +16,6 @@ from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.lock import RunMarker
 from newsdrop.warehouse.maintenance import expire_before
-from newsdrop.warehouse.rebuild import remove_legacy_files
 from newsdrop.warehouse.run_rows import committed_counts, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
 from newsdrop.warehouse.storage import remove_tree
@@ -39,8 +38,6 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection, marker: RunMarke
         # Died after its commit, before expiring the snapshots that still reference the
         # files it replaced: those files still sit in the table folders. Finish the job.
         expire_before(con, datetime.now(UTC))
-        if kind == RunKind.REBUILD and layout.is_legacy():
-            remove_legacy_files(layout)
     if run_id and kind != VACUUM and recorded is None:
         started_at = datetime.fromisoformat(started) if started else datetime.now(UTC)
         record_run(con, run_id, RunKind(kind or RunKind.INGEST), started_at, RunStatus.INTERRUPTED,

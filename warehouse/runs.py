@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
@@ -41,18 +40,10 @@ class Run:
         return Ledger(self.con)
 
 
-def refuse_legacy(layout: DataLayout) -> None:
-    """An ingest into a folder of the layout before DuckLake would start an empty lake beside it."""
-    if layout.is_legacy():
-        raise NewsdropError(f"{layout.root} holds a warehouse of an older newsdrop: run `newsdrop rebuild --data "
-                            f"{layout.root}` once to move it onto DuckLake (no inbox needed)")
-
-
 @contextlib.contextmanager
 def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
     """Hold the warehouse's run lock and open the lake; a run that raises is recorded as failed."""
-    if kind is RunKind.INGEST:
-        refuse_legacy(layout)
+    layout.refuse_legacy()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)

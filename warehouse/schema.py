@@ -2,7 +2,8 @@
 
 The lake's tables are created from these Arrow schemas (`create_table_sql`), the
 reader's rows are built against them (newsdrop.warehouse.rows), and a column is
-named and typed only here. docs/warehouse.md describes them for analysts.
+typed only here (queries and views.sql name the columns they read). docs/warehouse.md
+describes them for analysts.
 """
 
 from __future__ import annotations

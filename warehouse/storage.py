@@ -152,13 +152,5 @@ def remove_tree(location: str) -> None:
     s3_filesystem().delete_dir_contents(s3_key(location), missing_dir_ok=True)
 
 
-def exists(location: str) -> bool:
-    if not is_s3(location):
-        return os.path.exists(location)
-    from pyarrow import fs
-
-    return bool(s3_filesystem().get_file_info(s3_key(location)).type != fs.FileType.NotFound)
-
-
 def _first_line(error: BaseException) -> str:
     return (str(error) or type(error).__name__).splitlines()[0]
