@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from newsdrop.summary import RunSummary
@@ -12,11 +14,7 @@ def publish_artifacts(summary: RunSummary) -> None:
     create_table_artifact(
         key=f"newsdrop-{summary.kind}-counts",
         table=[
-            {"what": "files seen", "count": summary.seen},
-            {"what": "files new", "count": summary.new},
-            {"what": "drops loaded", "count": summary.loaded},
-            {"what": "files rejected", "count": summary.rejected},
-            {"what": "files unchanged", "count": summary.unchanged},
+            *({"what": name.replace("_", " "), "count": count} for name, count in asdict(summary.counts()).items()),
             *({"what": f"rows {table}", "count": count} for table, count in summary.rows.items()),
             {"what": "seconds", "count": round(summary.seconds, 2)},
         ],

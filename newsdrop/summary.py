@@ -3,12 +3,12 @@ turned into Prefect artifacts by newsdrop.flows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from newsdrop.warehouse.batch import BatchResult
 from newsdrop.warehouse.discover import Plan
 from newsdrop.warehouse.quality import CheckResult
-from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome
+from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome, RunCounts
 
 ROW_TABLES = tuple(PER_RUN_TABLES)
 
@@ -35,31 +35,28 @@ class Outcome:
             self.rows[table] += count
         self.checks.extend(checks)
 
-    def counts(self, plan: Plan | None) -> dict[str, int]:
-        """The runs table's counters. Without a plan (rebuild), every kept version is seen and new."""
+    def counts(self, plan: Plan | None) -> RunCounts:
+        """The run's counters. Without a plan (rebuild), every kept version is seen and new."""
         kept = self.loaded + self.rejected
-        return {
-            "files_seen": plan.seen if plan else kept,
-            "files_new": (plan.new - self.unchanged) if plan else kept,
-            "drops_loaded": self.loaded,
-            "files_rejected": self.rejected,
-            "files_unchanged": (plan.unchanged + self.unchanged) if plan else 0,
-            "files_skipped": len(self.skips) + (len(plan.refused) if plan else 0),
-        }
+        return RunCounts(
+            files_seen=plan.seen if plan else kept,
+            files_new=(plan.new - self.unchanged) if plan else kept,
+            drops_loaded=self.loaded,
+            files_rejected=self.rejected,
+            files_unchanged=(plan.unchanged + self.unchanged) if plan else 0,
+            files_skipped=len(self.skips) + (len(plan.refused) if plan else 0),
+        )
 
 
-@dataclass
-class RunSummary:
+@dataclass(frozen=True, kw_only=True)
+class RunSummary(RunCounts):
+    """A run: its counters (RunCounts: the names of the `runs` table's columns) and what else it
+    reports (rows per table, rejects, skips, quality checks)."""
+
     run_id: str
     kind: str
     data: str
     inbox: str | None
-    seen: int
-    new: int
-    loaded: int
-    rejected: int
-    unchanged: int
-    skipped: int
     settling: int
     rows: dict[str, int]
     seconds: float
@@ -72,28 +69,24 @@ class RunSummary:
     @classmethod
     def of(cls, kind: str, run_id: str, data: str, inbox: str | None, plan: Plan | None, outcome: Outcome,
            seconds: float, snapshot_id: int, notes: list[str] | None = None) -> RunSummary:
-        counts = outcome.counts(plan)
         return cls(
-            run_id=run_id, kind=kind, data=data, inbox=inbox,
-            seen=counts["files_seen"], new=counts["files_new"], loaded=counts["drops_loaded"],
-            rejected=counts["files_rejected"], unchanged=counts["files_unchanged"],
-            skipped=counts["files_skipped"], settling=len(plan.settling) if plan else 0,
-            rows=dict(outcome.rows), seconds=seconds, snapshot_id=snapshot_id,
-            rejects=outcome.rejects, skips=outcome.skips + (plan.refused if plan else []),
+            **asdict(outcome.counts(plan)), run_id=run_id, kind=kind, data=data, inbox=inbox,
+            settling=len(plan.settling) if plan else 0, rows=dict(outcome.rows), seconds=seconds,
+            snapshot_id=snapshot_id, rejects=outcome.rejects, skips=outcome.skips + (plan.refused if plan else []),
             checks=outcome.checks, notes=notes or [],
         )
 
     def one_line(self) -> str:
-        return (f"{self.kind} run {self.run_id}: {self.loaded} loaded, {self.rejected} rejected, "
-                f"{self.unchanged} unchanged, {self.seconds:.1f} s")
+        return (f"{self.kind} run {self.run_id}: {self.drops_loaded} loaded, {self.files_rejected} rejected, "
+                f"{self.files_unchanged} unchanged, {self.seconds:.1f} s")
 
     def lines(self) -> list[str]:
         source = f" of {self.inbox}" if self.inbox else ""
         out = [
             f"{self.kind} run {self.run_id}{source}: {self.seconds:.1f} s, lake snapshot {self.snapshot_id}",
-            f"  files: {self.seen} seen, {self.new} new, {self.loaded} loaded, {self.rejected} rejected, "
-            f"{self.unchanged} unchanged"
-            + (f", {self.skipped} skipped" if self.skipped else "")
+            f"  files: {self.files_seen} seen, {self.files_new} new, {self.drops_loaded} loaded, "
+            f"{self.files_rejected} rejected, {self.files_unchanged} unchanged"
+            + (f", {self.files_skipped} skipped" if self.files_skipped else "")
             + (f", {self.settling} still being written (next run)" if self.settling else ""),
             "  rows: " + ", ".join(f"{table} +{count}" for table, count in self.rows.items()),
         ]

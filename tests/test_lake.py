@@ -42,7 +42,7 @@ def two_runs(root: Path) -> tuple[Path, Path, str, str]:
     for path in later:
         (aside / path.name).rename(path)
     second = ingest(inbox, data)
-    assert (first.loaded, second.loaded, second.rejected) == (20, 14, 2)
+    assert (first.drops_loaded, second.drops_loaded, second.files_rejected) == (20, 14, 2)
     return inbox, data, first.run_id, second.run_id
 
 

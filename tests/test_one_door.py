@@ -106,7 +106,7 @@ def test_the_timeout_interrupts_a_query_in_progress(tmp_path: Path, monkeypatch:
         ("failed", "RunFailed: the run exceeded its timeout of 2 s (run_timeout_seconds, --timeout); "
                    "the batches it committed are kept")]
     again = api.ingest(inbox, data, settle_seconds=0)  # nothing of the stopped run is in the way
-    assert again.loaded == 34
+    assert again.drops_loaded == 34
 
 
 @pytest.mark.usefixtures("prefect_api")
@@ -140,7 +140,7 @@ def test_a_transient_read_error_is_tried_again(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(readers, "read_batch", flaky)
     monkeypatch.setattr(readers, "RETRY_DELAYS", (0.01, 0.01))
-    assert api.ingest(inbox, data, settle_seconds=0, workers=1).loaded == 34
+    assert api.ingest(inbox, data, settle_seconds=0, workers=1).drops_loaded == 34
     assert failures == []
     failures[:] = [OSError(errno.ENOSPC, "No space left on device")]  # not transient: the run fails
     (inbox / "900_00000000000000aa.txt").write_text("A new body line.\n\n\nHeadline one\nHeadline two\n")
@@ -183,7 +183,23 @@ def test_the_flow_records_each_step_as_a_task_run(tmp_path: Path) -> None:
 
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     summary = ingest_flow(inbox=str(inbox), data=str(data), settle_seconds=0, batch_size=10, workers=2)
-    assert summary.loaded == 34
+    assert summary.drops_loaded == 34
     assert asyncio.run(_task_runs_of_the_flow_run_on(data)) == sorted([
         "discover", *(f"read-batch-{part}" for part in range(4)), *(f"commit-batch-{part}" for part in range(4)),
         "finish", "report"])
+
+
+def test_one_run_record_in_the_summary_the_runs_row_and_status(tmp_path: Path) -> None:
+    """The counters are named once (RunCounts): the summary, the `runs` row and `status` agree."""
+    from dataclasses import asdict
+
+    from newsdrop.warehouse.schema import RUN_COUNTERS, RUNS
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    summary = api.ingest(inbox, data, settle_seconds=0)
+    counters = asdict(summary.counts())
+    assert list(counters) == list(RUN_COUNTERS) and counters["drops_loaded"] == 34
+    (row,) = query(data, f"SELECT {', '.join(RUN_COUNTERS)} FROM runs")
+    assert dict(zip(RUN_COUNTERS, row, strict=True)) == counters
+    last = api.status(data)["last_run"]
+    assert list(last) == RUNS.names and {name: last[name] for name in RUN_COUNTERS} == counters

@@ -107,9 +107,9 @@ def test_python_api_doc_runs(workdir: Path, capsys: pytest.CaptureFixture[str]) 
 
     summary = namespace["summary"]
     assert isinstance(summary, newsdrop.RunSummary)
-    assert (summary.kind, summary.seen, summary.new) == ("ingest", files, files)
-    assert summary.loaded == loaded
-    assert summary.rejected == sum(rejects.values())
+    assert (summary.kind, summary.files_seen, summary.files_new) == ("ingest", files, files)
+    assert summary.drops_loaded == loaded
+    assert summary.files_rejected == sum(rejects.values())
     assert Counter(reason for _, reason in summary.rejects) == rejects
     assert summary.snapshot_id > 0
     assert summary.rows["drops"] == summary.rows["articles"] == loaded
@@ -118,12 +118,12 @@ def test_python_api_doc_runs(workdir: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"files: {files} seen, 0 new" in printed  # the script's main() ran, and found nothing new
 
     again = namespace["again"]
-    assert (again.loaded, again.rejected, again.unchanged) == (0, 0, files)
+    assert (again.drops_loaded, again.files_rejected, again.files_unchanged) == (0, 0, files)
     tuned = namespace["tuned"]
-    assert (tuned.loaded, tuned.unchanged) == (0, files)
+    assert (tuned.drops_loaded, tuned.files_unchanged) == (0, files)
 
     rebuilt = namespace["rebuilt"]
-    assert (rebuilt.kind, rebuilt.loaded, rebuilt.rejected) == ("rebuild", loaded, sum(rejects.values()))
+    assert (rebuilt.kind, rebuilt.drops_loaded, rebuilt.files_rejected) == ("rebuild", loaded, sum(rejects.values()))
 
     info = namespace["info"]
     assert info["last_run"]["status"] == "succeeded"
@@ -177,7 +177,7 @@ def test_a_held_run_lock_raises_run_in_progress(workdir: Path) -> None:
         assert newsdrop.status(data)["last_run"]["status"] == "succeeded"
 
     after = newsdrop.ingest(inbox, data)
-    assert (after.loaded, after.unchanged) == (0, sum(1 for _ in DROPS.iterdir()))
+    assert (after.drops_loaded, after.files_unchanged) == (0, sum(1 for _ in DROPS.iterdir()))
 
 
 def test_connect_without_a_warehouse_is_a_newsdrop_error(workdir: Path) -> None:
@@ -198,7 +198,7 @@ summary = newsdrop.ingest("inbox", "data")
 newsdrop.query("data", "SELECT * FROM headline_trends")
 newsdrop.status("data", inbox="inbox")
 leaked = sorted(m for m in sys.modules if m == "prefect" or m.startswith("prefect."))
-print(summary.loaded, len(leaked))
+print(summary.drops_loaded, len(leaked))
 """
     env = {key: value for key, value in os.environ.items() if not key.startswith(("NEWSDROP_", "PREFECT_"))}
     env.update(NEWSDROP_SETTLE_SECONDS="0", PREFECT_API_URL=DEAD_PREFECT_API)

@@ -191,7 +191,7 @@ def test_a_failed_error_check_keeps_its_batch_out_and_fails_the_run(
 
     # Without the check, the next run takes in the rest.
     summary = newsdrop.ingest(inbox, data, settle_seconds=0, batch_size=5, workers=1)
-    assert summary.loaded == 24 and summary.rejected == 2
+    assert summary.drops_loaded == 24 and summary.files_rejected == 2
     assert query(data, "SELECT count(*) FROM drops") == [(34,)]
     assert query(data, "SELECT status FROM runs ORDER BY finished_at") == [("failed",), ("succeeded",)]
 
@@ -203,7 +203,7 @@ def test_a_failed_warning_is_reported_and_the_batch_is_committed(
     check = ("every drop is small", quality.WARNING, "SELECT count(*) FROM new_drops WHERE size_bytes > 0")
     with extra_check(monkeypatch, check):
         summary = newsdrop.ingest(inbox, data, settle_seconds=0, batch_size=100, workers=1)
-    assert summary.loaded == 34
+    assert summary.drops_loaded == 34
     assert query(data, "SELECT status FROM runs") == [("succeeded",)]
     assert query(data, "SELECT \"check\", severity, passed, detail FROM quality_checks WHERE NOT passed") == [
         ("every drop is small", "warning", False, "34 violation(s)")]

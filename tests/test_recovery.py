@@ -68,7 +68,7 @@ def test_a_lake_whose_creation_was_cut_short_is_created_by_the_next_run(tmp_path
     con.execute(attach_sql(layout, read_only=False))  # the catalog file exists, with no tables
     con.close()
     assert layout.catalog.exists()
-    assert api.ingest(inbox, data, settle_seconds=0, workers=1).loaded == 34
+    assert api.ingest(inbox, data, settle_seconds=0, workers=1).drops_loaded == 34
 
 
 def test_rebuild_refuses_when_kept_bytes_are_gone(tmp_path: Path) -> None:
@@ -87,6 +87,6 @@ def test_rebuild_after_a_raised_size_limit_keeps_one_drop(tmp_path: Path) -> Non
     api.ingest(inbox, data, settle_seconds=0, workers=1, max_bytes=100)
     api.ingest(inbox, data, settle_seconds=0, workers=1)
     summary = api.rebuild(data, workers=1)
-    assert summary.loaded == 34
+    assert summary.drops_loaded == 34
     assert lake_rows(data)["drops"] == 34 and folder_rows(data) == lake_rows(data)
     shutil.rmtree(inbox)

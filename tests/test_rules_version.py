@@ -71,7 +71,7 @@ def test_the_first_run_works_on_it_unchanged_and_rebuild_reads_it_again(before: 
             path.unlink()
 
     summary = api.ingest(inbox, before, settle_seconds=0)  # no migration step: the run adds the column
-    assert (summary.loaded, summary.rejected) == (1, 0)
+    assert (summary.drops_loaded, summary.files_rejected) == (1, 0)
     versions = dict(query(before, "SELECT file_name, rules_version FROM drops"))
     assert versions == {**dict.fromkeys(OLD_DROPS), "028_fd5ce71582cf7f05.txt": RULES_VERSION}
     # Nothing of what was there changed: its rows are the same, with NULL in the new column.
@@ -82,7 +82,7 @@ def test_the_first_run_works_on_it_unchanged_and_rebuild_reads_it_again(before: 
     assert api.status(before)["reading_rules"]["drops_under_older_rules"] == 4
 
     rebuilt = api.rebuild(before, workers=1)
-    assert rebuilt.loaded == 5
+    assert rebuilt.drops_loaded == 5
     assert api.status(before)["reading_rules"]["drops_under_older_rules"] == 0
     assert query(before, "SELECT DISTINCT rules_version FROM drops") == [(RULES_VERSION,)]
     now = readings(before)

@@ -80,7 +80,7 @@ def test_the_per_run_cost_follows_the_new_work(tmp_path: Path) -> None:
     copy_drops(new, big_inbox)
     before = listing(big)
     summary = newsdrop.ingest(big_inbox, big, settle_seconds=0, workers=1)
-    assert (summary.new, summary.loaded + summary.rejected) == (NEW, NEW), summary
+    assert (summary.files_new, summary.drops_loaded + summary.files_rejected) == (NEW, NEW), summary
     after = listing(big)
     big_run = bytes_written(before, after)
     assert not [name for name in before if name not in after], "a run deleted files of earlier runs"
@@ -88,7 +88,7 @@ def test_the_per_run_cost_follows_the_new_work(tmp_path: Path) -> None:
     empty_inbox, empty = tmp_path / "empty-inbox", tmp_path / "empty"
     copy_drops(new, empty_inbox)
     summary = newsdrop.ingest(empty_inbox, empty, settle_seconds=0, workers=1)
-    assert (summary.new, summary.loaded + summary.rejected) == (NEW, NEW), summary
+    assert (summary.files_new, summary.drops_loaded + summary.files_rejected) == (NEW, NEW), summary
     empty_listing = listing(empty)
     empty_run = bytes_written({}, empty_listing)
 

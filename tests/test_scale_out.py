@@ -416,7 +416,7 @@ def test_python_api_reads_on_dask_and_connects_with_the_catalog(remote: Remote, 
         "if __name__ == '__main__':\n"
         "    s = newsdrop.ingest(sys.argv[1], sys.argv[2], catalog=sys.argv[3], dask=sys.argv[4], batch_size=7,\n"
         "                        settle_seconds=0)\n"
-        "    print(s.loaded)\n"
+        "    print(s.drops_loaded)\n"
         "    print(newsdrop.query(sys.argv[2], 'SELECT count(*) AS n FROM articles', catalog=sys.argv[3]).n[0])\n")
     before = read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"])
     result = subprocess.run([sys.executable, "-c", script, remote.inbox, remote.data, remote.catalog,

@@ -119,11 +119,11 @@ def test_a_file_rejected_as_too_large_is_taken_when_the_limit_is_raised(monkeypa
 
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     small = api.ingest(inbox, data, settle_seconds=0, max_bytes=100, workers=1)
-    assert small.loaded == 0 and {reason for _, reason in small.rejects} >= {"too_large"}
+    assert small.drops_loaded == 0 and {reason for _, reason in small.rejects} >= {"too_large"}
     again = api.ingest(inbox, data, settle_seconds=0, max_bytes=100, workers=1)
-    assert again.new == 0  # nothing retried while the limit stands
+    assert again.files_new == 0  # nothing retried while the limit stands
     raised = api.ingest(inbox, data, settle_seconds=0, workers=1)
-    assert raised.loaded == 34
+    assert raised.drops_loaded == 34
     assert api.query(data, "SELECT count(*) AS n FROM drops")["n"][0] == 34
 
 

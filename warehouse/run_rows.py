@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 import duckdb
@@ -12,20 +13,19 @@ from newsdrop.warehouse.commit import checks_table, insert, label_commit, transa
 from newsdrop.warehouse.lake import LAKE, current_snapshot
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.quality import CheckResult
-from newsdrop.warehouse.schema import RUN_COUNTERS, RUNS, FileOutcome, RunKind, RunStatus, table_from_rows
+from newsdrop.warehouse.schema import RUNS, FileOutcome, RunCounts, RunKind, RunStatus, table_from_rows
 
 
-def committed_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+def committed_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> RunCounts:
     """The counters of a run that did not finish, from what its batches committed."""
     committed = Ledger(con).counts_of_run(run_id)
-    new = committed.get(FileOutcome.LOADED, 0) + committed.get(FileOutcome.REJECTED, 0)
-    return {"files_new": new, "drops_loaded": committed.get(FileOutcome.LOADED, 0),
-            "files_rejected": committed.get(FileOutcome.REJECTED, 0),
-            "files_unchanged": committed.get(FileOutcome.UNCHANGED, 0)}
+    loaded, rejected = committed.get(FileOutcome.LOADED, 0), committed.get(FileOutcome.REJECTED, 0)
+    return RunCounts(files_new=loaded + rejected, drops_loaded=loaded, files_rejected=rejected,
+                     files_unchanged=committed.get(FileOutcome.UNCHANGED, 0))
 
 
 def record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, started_at: datetime,
-               status: RunStatus, counts: dict[str, int], error: str | None = None,
+               status: RunStatus, counts: RunCounts, error: str | None = None,
                failed_part: int | None = None, checks: list[CheckResult] | None = None,
                in_transaction: bool = False) -> int:
     """Append the run's `runs` row; returns the snapshot that holds it (the run's last)."""
@@ -35,7 +35,7 @@ def record_run(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, start
         snapshot = current_snapshot(con) + 1
         row = {"run_id": run_id, "kind": str(kind), "status": str(status), "started_at": started_at,
                "finished_at": finished_at, "seconds": (finished_at - started_at).total_seconds(),
-               "error": error, "snapshot_id": snapshot, **{name: counts.get(name, 0) for name in RUN_COUNTERS}}
+               "error": error, "snapshot_id": snapshot, **asdict(counts.counts())}
         insert(con, f"{LAKE}.main.runs", table_from_rows(RUNS, [row]))
         if failed_part is not None and checks:
             insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, failed_part, checks, finished_at))

@@ -9,6 +9,7 @@ describes them for analysts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +119,26 @@ REJECTED_DROPS = _schema(
     _required("run_id", pa.string()),
 )
 
+@dataclass(frozen=True)
+class RunCounts:
+    """A run's counters, each named once: the `runs` table's columns of these names, the run's
+    summary (newsdrop.RunSummary is one), `status --json` and the Prefect artifacts."""
+
+    files_seen: int = 0
+    files_new: int = 0
+    drops_loaded: int = 0
+    files_rejected: int = 0
+    files_unchanged: int = 0
+    files_skipped: int = 0
+
+    def counts(self) -> RunCounts:
+        """Just the counters (of a summary, say)."""
+        return RunCounts(**{name: getattr(self, name) for name in RUN_COUNTERS})
+
+
+RUN_COUNTERS = tuple(counter.name for counter in fields(RunCounts))
+
+
 # One row per run, written when the run ends (never updated, so its Parquet
 # folder never holds a stale row). snapshot_id: the lake snapshot the run left.
 RUNS = _schema(
@@ -127,12 +148,7 @@ RUNS = _schema(
     _required("started_at", TIMESTAMP),
     _required("finished_at", TIMESTAMP),
     _required("seconds", pa.float64()),
-    _required("files_seen", pa.int64()),
-    _required("files_new", pa.int64()),
-    _required("drops_loaded", pa.int64()),
-    _required("files_rejected", pa.int64()),
-    _required("files_unchanged", pa.int64()),
-    _required("files_skipped", pa.int64()),
+    *(_required(name, pa.int64()) for name in RUN_COUNTERS),
     pa.field("error", pa.string()),
     _required("snapshot_id", pa.int64()),
 )
@@ -191,7 +207,6 @@ LEDGER_TABLES: dict[str, pa.Schema] = {"file_versions": FILE_VERSIONS}
 # Derived on read (warehouse/views.sql), so a run never rewrites their history.
 VIEWS = ("headlines", "headline_trends", "article_headlines", "daily_ingest", "duplicate_articles")
 
-RUN_COUNTERS = ("files_seen", "files_new", "drops_loaded", "files_rejected", "files_unchanged", "files_skipped")
 
 _DUCKDB_TYPES = {
     pa.string(): "VARCHAR",

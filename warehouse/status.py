@@ -18,13 +18,12 @@ from newsdrop.warehouse.lake import LAKE, connect_read_only
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.lock import running_now
-from newsdrop.warehouse.schema import TABLES, RunKind
+from newsdrop.warehouse.schema import RUNS, TABLES, RunKind
 
 if TYPE_CHECKING:
     import duckdb
 
-RUN_FIELDS = ("run_id", "kind", "status", "started_at", "finished_at", "seconds", "drops_loaded", "files_rejected",
-              "error", "snapshot_id")
+RUN_FIELDS = tuple(RUNS.names)  # the last run as its `runs` row
 
 
 def _iso(value: Any) -> Any:
