@@ -84,12 +84,12 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
 
 
 def _fail(error: BaseException, debug: bool) -> None:
-    from newsdrop.errors import RunInProgress
+    from newsdrop.errors import RunInProgress, first_line
 
     _interrupted(debug)
     if debug:
         raise error
-    message = (str(error) or type(error).__name__).splitlines()[0]
+    message = first_line(error)
     typer.echo(f"newsdrop: {message}", err=True)
     raise typer.Exit(EXIT_BUSY if isinstance(error, RunInProgress) else EXIT_FAILED)
 
@@ -396,12 +396,12 @@ def sql(
     import duckdb
 
     from newsdrop import api
-    from newsdrop.errors import NewsdropError
+    from newsdrop.errors import NewsdropError, first_line
 
     try:
         results = api.sql(data, query, at=at, catalog=catalog)
     except (duckdb.Error, NewsdropError) as error:
-        typer.echo(f"newsdrop: {str(error).splitlines()[0]}", err=True)
+        typer.echo(f"newsdrop: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
     for index, (columns, rows) in enumerate(results):
         if index and output is not OutputFormat.json:

@@ -26,7 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 import newsdrop
 from newsdrop.engine import Advance, RunHooks
-from newsdrop.errors import RunInProgress
+from newsdrop.errors import RunInProgress, first_line
 from newsdrop.flows.artifacts import publish_artifacts
 from newsdrop.flows.progress import read_progress
 from newsdrop.flows.signals import recording_sigterm_in_flow
@@ -154,7 +154,7 @@ def ingest(inbox: str | None = None, data: str | None = None, settle_seconds: fl
         return Cancelled(message=str(busy))
     except Exception as error:
         if announce:
-            announce_line(f"run failed: {(str(error) or type(error).__name__).splitlines()[0]}")
+            announce_line(f"run failed: {first_line(error)}")
         raise
     if announce:
         announce_line(summary.one_line())

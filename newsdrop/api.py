@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsdrop.engine import PLAIN, RunHooks, run_ingest, run_rebuild
-from newsdrop.errors import NewsdropError, RunFailed
+from newsdrop.errors import NewsdropError, RunFailed, first_line
 from newsdrop.readers import refuse_unguarded_script
 from newsdrop.settings import Settings, data_layout, load_settings, require_inbox
 from newsdrop.summary import RunSummary
@@ -36,7 +36,7 @@ def _run(run: Any, settings: Settings, hooks: RunHooks | None) -> RunSummary:
     except NewsdropError:
         raise
     except Exception as error:
-        reason = (str(error) or type(error).__name__).splitlines()[0]
+        reason = first_line(error)
         raise RunFailed(reason) from error
 
 

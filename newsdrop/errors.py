@@ -6,6 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def first_line(error: BaseException) -> str:
+    """An error as one line for a user: its message's first line, or its type's name."""
+    return (str(error) or type(error).__name__).splitlines()[0]
+
+
 class NewsdropError(Exception):
     """Base of newsdrop's own errors: the message is one line for the user."""
 

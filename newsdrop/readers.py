@@ -24,7 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from newsdrop.errors import NewsdropError, RunFailed
+from newsdrop.errors import NewsdropError, RunFailed, first_line
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.layout import DataLayout
 
@@ -94,7 +94,7 @@ def _scheduler_identity(address: str) -> dict[str, Any]:
         raise NewsdropError(f"cannot reach the Dask scheduler at {address}: no answer within "
                             f"{DASK_ANSWER_SECONDS} s (is it a Dask scheduler's address?)") from None
     except Exception as error:  # any failure to get an answer means the same to the user
-        reason = (str(error) or type(error).__name__).splitlines()[0][:200]
+        reason = first_line(error)[:200]
         raise NewsdropError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
     if answer.get("type") != "Scheduler":
         raise NewsdropError(f"{address} is not a Dask scheduler: give the scheduler's address (tcp://HOST:8786)")

@@ -23,6 +23,7 @@ from newsdrop.warehouse.schema import (
     LEDGER_SCHEMA,
     LEDGER_TABLES,
     PARTITION_COLUMN,
+    PARTITION_KEYS,
     TABLES,
     column_sql,
     create_table_sql,
@@ -201,8 +202,8 @@ def create_lake(con: duckdb.DuckDBPyConnection) -> None:
             # Computed keys, so the files do not also hold a partition column: an identity
             # key is stored in the file too, and pandas then fails to merge the two types.
             day = PARTITION_COLUMN[table]
-            con.execute(f"ALTER TABLE {LAKE}.{MAIN_SCHEMA}.{table} "
-                        f"SET PARTITIONED BY (year({day}), month({day}), day({day}))")
+            keys = ", ".join(f"{key}({day})" for key in PARTITION_KEYS)
+            con.execute(f"ALTER TABLE {LAKE}.{MAIN_SCHEMA}.{table} SET PARTITIONED BY ({keys})")
     for table, schema in LEDGER_TABLES.items():
         con.execute(create_table_sql(f"{LAKE}.{LEDGER_SCHEMA}.{table}", schema))
     create_views(con)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.catalog import DEFAULT, CatalogSpec
+from newsdrop.warehouse.schema import PARTITION_KEYS
 from newsdrop.warehouse.storage import is_s3, join
 
 MAIN_SCHEMA = "main"
@@ -75,7 +76,7 @@ class DataLayout:
         """The partition a batch's rows of a per-run table go to: the UTC day of its ingest
         time, as DuckLake's year/month/day keys name it."""
         day = moment.astimezone(UTC)
-        return join(self.table_url(table), f"year={day.year}", f"month={day.month}", f"day={day.day}")
+        return join(self.table_url(table), *(f"{key}={getattr(day, key)}" for key in PARTITION_KEYS))
 
     @property
     def raw_url(self) -> str:

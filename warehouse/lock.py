@@ -14,11 +14,29 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from newsdrop.errors import run_in_progress
 from newsdrop.warehouse.layout import DataLayout
+
+
+@dataclass(frozen=True)
+class Running:
+    """What a running marker says: the run in progress (its kind: ingest, rebuild or vacuum)."""
+
+    run_id: str
+    kind: str
+    started_at: str  # ISO 8601; "" when not known
+
+    def text(self) -> str:
+        return f"{self.run_id} {self.kind} {self.started_at}\n"
+
+    @classmethod
+    def parse(cls, text: str) -> Running:
+        run_id, kind, started_at = [*text.split(), "", "", ""][:3]
+        return cls(run_id, kind, started_at)
 
 
 class RunMarker(Protocol):

@@ -20,7 +20,7 @@ from newsdrop.warehouse.batch import COMPRESSION
 from newsdrop.warehouse.commit import lake_transaction
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.schema import PARTITION_COLUMN, PER_RUN_TABLES
+from newsdrop.warehouse.schema import PARTITION_COLUMN, PARTITION_KEYS, PER_RUN_TABLES
 from newsdrop.warehouse.storage import is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
@@ -59,7 +59,8 @@ def merge_partition(con: duckdb.DuckDBPyConnection, table: str, folder: str, fil
         pq.write_table(rows, staged, compression=COMPRESSION)
     target = join(folder, f"merged-{secrets.token_hex(8)}.parquet")
     column = PARTITION_COLUMN[table]
-    year, month, day_of_month = (int(part.split("=")[1]) for part in folder.split("/")[-3:])
+    keys = dict(part.split("=", 1) for part in folder.split("/")[-len(PARTITION_KEYS):])
+    year, month, day_of_month = (int(keys[key]) for key in PARTITION_KEYS)
     day = datetime(year, month, day_of_month, tzinfo=UTC)
     with lake_transaction(con) as moved:
         con.execute(f"DELETE FROM {LAKE}.main.{table} WHERE {column} >= ? AND {column} < ?",

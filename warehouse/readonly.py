@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import duckdb
 
-from newsdrop.errors import NewsdropError
+from newsdrop.errors import NewsdropError, first_line
 
-ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+QUERY_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _FILES = "reads files outside the warehouse"
 _DATABASES = "reaches databases outside the warehouse"  # loaded with a PostgreSQL catalog
 REFUSED_FUNCTIONS = {"sqlite_scan": _FILES, "sqlite_query": _FILES, "sqlite_attach": _FILES,
@@ -26,11 +26,11 @@ def query_statements(sql: str) -> list[str]:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as error:
-        raise NewsdropError(str(error).splitlines()[0]) from None
+        raise NewsdropError(first_line(error)) from None
     if not statements:  # empty, blank, only ";" or only comments
         raise NewsdropError('no SQL given: newsdrop sql "SELECT count(*) FROM drops"')
     for statement in statements:
-        if statement.type not in ALLOWED:
+        if statement.type not in QUERY_STATEMENTS:
             # DuckDB files INSTALL under LOAD.
             kind = "INSTALL or LOAD" if statement.type == duckdb.StatementType.LOAD else statement.type.name
             kind = kind.replace("_", " ")

@@ -8,13 +8,14 @@ run that never recorded its end is recorded as interrupted, with what it committ
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from datetime import UTC, datetime
 
 import duckdb
 
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.lock import RunMarker
+from newsdrop.warehouse.lock import RunMarker, Running
 from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.run_rows import committed_counts, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
@@ -28,7 +29,7 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection, marker: RunMarke
     text = marker.read()
     if not text:
         return
-    run_id, kind, started = [*text.split(), "", "", ""][:3]
+    run_id, kind, started = astuple(Running.parse(text))
     # The Parquet files an open transaction wrote before its COMMIT are in no
     # snapshot: delete them (we hold the lock, so no transaction is open now).
     con.execute(f"CALL ducklake_delete_orphaned_files('{LAKE}', cleanup_all => true)")

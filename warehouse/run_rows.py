@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from newsdrop.errors import QualityCheckFailed, stopped_by_signal
+from newsdrop.errors import QualityCheckFailed, first_line, stopped_by_signal
 from newsdrop.warehouse.commit import checks_table, insert, label_commit, transaction
 from newsdrop.warehouse.lake import LAKE, current_snapshot
 from newsdrop.warehouse.ledger import Ledger
@@ -48,7 +48,7 @@ def record_failure(con: duckdb.DuckDBPyConnection, run_id: str, kind: RunKind, s
     part, checks = None, None
     if isinstance(error, QualityCheckFailed):
         part, checks = error.part, error.checks
-    message = (str(error) or type(error).__name__).splitlines()[0]
+    message = first_line(error)
     status, error_text = RunStatus.FAILED, f"{type(error).__name__}: {message}"
     if stopped_by_signal(error):
         status, error_text = RunStatus.INTERRUPTED, "stopped by a signal (Ctrl-C or SIGTERM)"

@@ -15,7 +15,7 @@ import duckdb
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
-from newsdrop.warehouse.lock import RunMarker, run_lock
+from newsdrop.warehouse.lock import RunMarker, Running, run_lock
 from newsdrop.warehouse.recovery import VACUUM, recover
 from newsdrop.warehouse.run_rows import record_failure
 from newsdrop.warehouse.schema import RunKind
@@ -48,7 +48,7 @@ def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Ite
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)
     with locked_lake(layout, lock_wait_seconds) as (con, marker):
-        marker.write(f"{run_id} {kind} {started_at.isoformat()}\n")
+        marker.write(Running(run_id, kind, started_at.isoformat()).text())
         run = Run(layout, con, run_id, kind, started_at)
         recorded = True
         try:
@@ -84,7 +84,8 @@ def maintenance(layout: DataLayout, lock_wait_seconds: float) -> Iterator[duckdb
     """The lake for upkeep (vacuum): the run lock, recovery first, and a marker, so that a
     vacuum killed half way is finished by the next run."""
     with locked_lake(layout, lock_wait_seconds) as (con, marker):
-        marker.write(f"vacuum-{datetime.now(UTC):%Y%m%dT%H%M%S} {VACUUM}\n")
+        now = datetime.now(UTC)
+        marker.write(Running(f"vacuum-{now:%Y%m%dT%H%M%S}", VACUUM, now.isoformat()).text())
         try:
             yield con
         finally:

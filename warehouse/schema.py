@@ -186,6 +186,8 @@ PER_RUN_TABLES: dict[str, pa.Schema] = {
     "dropped_lines": DROPPED_LINES,
     "rejected_drops": REJECTED_DROPS,
 }
+# A partition is a UTC day of that column, as DuckLake names it in a path: year=2026/month=12/day=7.
+PARTITION_KEYS = ("year", "month", "day")
 PARTITION_COLUMN: dict[str, str] = {
     "drops": "ingested_at",
     "articles": "ingested_at",

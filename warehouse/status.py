@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from newsdrop.warehouse.inbox import check_inbox, list_inbox
 from newsdrop.warehouse.lake import LAKE, connect_read_only
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
-from newsdrop.warehouse.lock import running_now
+from newsdrop.warehouse.lock import Running, running_now
 from newsdrop.warehouse.schema import RUNS, TABLES, RunKind
 
 if TYPE_CHECKING:
@@ -56,8 +57,7 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
     running = None
     marker = running_now(layout)
     if marker:
-        run_id, kind, started = [*marker.split(), "", "", ""][:3]
-        running = {"run_id": run_id, "kind": kind, "started_at": started}
+        running = asdict(Running.parse(marker))
     report.update(
         last_run=None if last is None else {name: _iso(value) for name, value in zip(RUN_FIELDS, last, strict=True)},
         running=running,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from newsdrop.errors import NewsdropError
+from newsdrop.errors import NewsdropError, first_line
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -75,7 +75,7 @@ def check_bucket(url: str) -> None:
     try:
         info = s3_filesystem().get_file_info(bucket)
     except OSError as error:
-        raise NewsdropError(f"cannot reach the bucket {bucket!r} at {where}: {_first_line(error)[:200]} "
+        raise NewsdropError(f"cannot reach the bucket {bucket!r} at {where}: {first_line(error)[:200]} "
                             "(check AWS_ENDPOINT_URL and the AWS keys)") from None
     if info.type == fs.FileType.NotFound:
         raise NewsdropError(f"no bucket {bucket!r} at {where}: give an existing bucket in {url}")
@@ -96,7 +96,7 @@ def list_objects(url: str) -> list[ObjectInfo]:
     try:
         infos = s3_filesystem().get_file_info(fs.FileSelector(prefix, recursive=False, allow_not_found=True))
     except OSError as error:
-        raise NewsdropError(f"cannot list {url}: {_first_line(error)}") from None
+        raise NewsdropError(f"cannot list {url}: {first_line(error)}") from None
     return [ObjectInfo(posixpath.basename(info.path), info.size, info.mtime_ns or 0)
             for info in infos if info.type == fs.FileType.File]
 
