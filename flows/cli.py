@@ -28,40 +28,36 @@ from typing import Annotated, Any
 
 import typer
 
+from newsdrop.settings import Settings, env_of, help_of, option_of
+
 EXIT_FAILED = 1
 EXIT_BUSY = 3
 
 app = typer.Typer(
     help="Ingest news text drops into a DuckLake warehouse (Parquet + a SQLite catalog).\n\n"
-    "Settings also come from NEWSDROP_* environment variables (NEWSDROP_INBOX, NEWSDROP_DATA, "
-    "NEWSDROP_CATALOG, NEWSDROP_DASK, NEWSDROP_SETTLE_SECONDS, NEWSDROP_MAX_BYTES, NEWSDROP_BATCH_SIZE, "
-    "NEWSDROP_WORKERS, NEWSDROP_LOCK_WAIT_SECONDS, NEWSDROP_RUN_TIMEOUT_SECONDS) and a newsdrop.toml file.",
+    f"Settings also come from NEWSDROP_* environment variables ({', '.join(map(env_of, Settings.model_fields))}) "
+    "and a newsdrop.toml file; an option wins over both. README.md, \"Settings\", lists them all.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
-InboxOption = Annotated[
-    str | None,
-    typer.Option("--inbox", help="Folder (or s3:// URL) of drops, read-only to newsdrop. Default: NEWSDROP_INBOX "
-                 "or the config file; there is no default inbox."),
-]
-DataOption = Annotated[
-    str | None,
-    typer.Option("--data", help="Warehouse folder (catalog.sqlite, lake/, raw/), or an s3:// URL for lake/ and "
-                 "raw/. Default: NEWSDROP_DATA, the config file, or ./data."),
-]
-CatalogOption = Annotated[
-    str | None,
-    typer.Option("--catalog", help='DuckLake catalog: sqlite (DATA/catalog.sqlite, the default) or "postgres:dbname=.. '
-                 'host=.. user=.." (password from PGPASSWORD or ~/.pgpass). Default: NEWSDROP_CATALOG.'),
-]
-DaskOption = Annotated[
-    str | None,
-    typer.Option("--dask", help="Read batches on this Dask scheduler (tcp://HOST:8786); the commits stay here. "
-                 "Default: NEWSDROP_DASK, else local processes."),
-]
-WorkersOption = Annotated[int | None, typer.Option(help="Processes reading batches in parallel.")]
+
+def _setting(name: str) -> Any:
+    """A setting's option: its name and help come from its one declaration (newsdrop.settings)."""
+    return typer.Option(option_of(name), help=help_of(name), show_default=False)
+
+
+InboxOption = Annotated[str | None, _setting("inbox")]
+DataOption = Annotated[str | None, _setting("data")]
+CatalogOption = Annotated[str | None, _setting("catalog")]
+DaskOption = Annotated[str | None, _setting("dask")]
+SettleOption = Annotated[float | None, _setting("settle_seconds")]
+MaxBytesOption = Annotated[str | None, _setting("max_bytes")]
+BatchSizeOption = Annotated[int | None, _setting("batch_size")]
+WorkersOption = Annotated[int | None, _setting("workers")]
+WaitOption = Annotated[float | None, _setting("lock_wait_seconds")]
+TimeoutOption = Annotated[float | None, _setting("run_timeout_seconds")]
 AtOption = Annotated[
     str | None, typer.Option("--at", help="Query the warehouse as it was after this run (a run_id of the runs table).")
 ]
@@ -164,13 +160,6 @@ def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Ite
         raise
 
 
-TimeoutOption = Annotated[
-    float | None,
-    typer.Option("--timeout", help="Fail a run that takes longer than SECONDS (default 6 hours): checked between "
-                 "batches, and a query still running then is interrupted; committed batches are kept."),
-]
-
-
 def _summary_of(flow_run: Any, debug: bool) -> Any:
     """The run's summary, or exit: 3 when another run holds the data folder, 1 when it failed."""
     try:
@@ -186,15 +175,11 @@ def run(
     data: DataOption = None,
     catalog: CatalogOption = None,
     dask: DaskOption = None,
-    settle_seconds: Annotated[
-        float | None,
-        typer.Option(help="Look again at files modified less than SECONDS ago after SECONDS; leave those still "
-                     "changing for the next run (default 2)."),
-    ] = None,
+    settle_seconds: SettleOption = None,
+    max_bytes: MaxBytesOption = None,
+    batch_size: BatchSizeOption = None,
     workers: WorkersOption = None,
-    wait: Annotated[
-        float | None, typer.Option(help="Seconds to wait for another run on the same --data to finish.")
-    ] = None,
+    wait: WaitOption = None,
     timeout: TimeoutOption = None,
     sample: Annotated[bool, typer.Option("--sample", help="Take in the bundled sample drops (a demo).")] = False,
     verbose: VerboseOption = False,
@@ -223,16 +208,18 @@ def run(
         if inbox is not None:
             _fail(ValueError("give either --inbox or --sample, not both"), debug)
         inbox = str(SAMPLE_INBOX)
-    settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, workers=workers,
-                         lock_wait_seconds=wait, run_timeout_seconds=timeout, catalog=catalog, dask=dask)
+    settings = _settings(debug, inbox=inbox, data=data, settle_seconds=settle_seconds, max_bytes=max_bytes,
+                         batch_size=batch_size, workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
+                         catalog=catalog, dask=dask)
     _quiet_prefect(verbose, debug)  # before anything imports Prefect
     _preflight(settings, debug, inbox_needed=True)
     with _prefect_for(settings, debug):
         from newsdrop.flows.ingest import ingest
 
         summary = _summary_of(lambda: ingest(inbox=inbox, data=data, settle_seconds=settle_seconds,
-                                             workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
-                                             catalog=catalog, dask=dask), debug)
+                                             max_bytes=settings.max_bytes if max_bytes else None,
+                                             batch_size=batch_size, workers=workers, lock_wait_seconds=wait,
+                                             run_timeout_seconds=timeout, catalog=catalog, dask=dask), debug)
     for line in summary.lines():
         typer.echo(line)
     _print_next_steps(summary.data, settings.catalog)
@@ -244,6 +231,8 @@ def rebuild(
     catalog: CatalogOption = None,
     dask: DaskOption = None,
     workers: WorkersOption = None,
+    wait: WaitOption = None,
+    timeout: TimeoutOption = None,
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -256,13 +245,15 @@ def rebuild(
 
         newsdrop rebuild --data /srv/newsdrop
     """
-    settings = _settings(debug, data=data, workers=workers, catalog=catalog, dask=dask)
+    settings = _settings(debug, data=data, workers=workers, lock_wait_seconds=wait, run_timeout_seconds=timeout,
+                         catalog=catalog, dask=dask)
     _quiet_prefect(verbose, debug)  # before anything imports Prefect
     _preflight(settings, debug, inbox_needed=False)
     with _prefect_for(settings, debug, REBUILD_STAYS):
         from newsdrop.flows.ingest import rebuild as rebuild_flow
 
-        summary = _summary_of(lambda: rebuild_flow(data=data, workers=workers, catalog=catalog, dask=dask), debug)
+        summary = _summary_of(lambda: rebuild_flow(data=data, workers=workers, lock_wait_seconds=wait,
+                                                   run_timeout_seconds=timeout, catalog=catalog, dask=dask), debug)
     for line in summary.lines():
         typer.echo(line)
 

@@ -79,30 +79,39 @@ Seconds = Annotated[float, AfterValidator(_finite)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    # Each setting is declared here once: its type, default and range, and (its docstring) what
+    # it means, from which the command-line help, the NEWSDROP_* name, the toml key, the API's
+    # keyword argument and the README's settings table all come (tests/test_settings.py).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", use_attribute_docstrings=True)
 
     inbox: Folder | None = None
-    """The folder (or s3:// prefix) drops arrive in; read-only to newsdrop. No default: the
-    bundled sample is opt-in."""
+    """The folder (or s3:// URL) drops arrive in; read-only to newsdrop. No default: `newsdrop run
+    --sample` takes in the bundled sample."""
     data: Folder = "data"
-    """The warehouse: a folder, or an s3:// URL (which needs a PostgreSQL catalog)."""
+    """The warehouse: a folder (catalog.sqlite, lake/, raw/), or an s3:// URL for lake/ and raw/
+    (which needs a PostgreSQL catalog)."""
     catalog: Catalog = "sqlite"
-    """The DuckLake catalog: sqlite (DATA/catalog.sqlite) or postgres:LIBPQ-PARAMETERS."""
+    """The DuckLake catalog: sqlite (DATA/catalog.sqlite), or "postgres:dbname=.. host=.. user=.."
+    (the password from PGPASSWORD or ~/.pgpass)."""
     dask: str | None = None
-    """A Dask scheduler's address: batches are read on that cluster."""
+    """A Dask scheduler's address (tcp://HOST:8786): batches are read on that cluster, the commits
+    stay in the run's process. None: local processes."""
     settle_seconds: Seconds = Field(2.0, ge=0, le=3600)
-    """Drops modified this recently are stat'ed again after this long; one still changing
-    is left for the next run."""
+    """Drops modified this recently are looked at again after this long; one still changing is
+    left for the next run."""
     max_bytes: ByteSize = Field(ByteSize(16 * 1024 * 1024), gt=0)
-    """Larger files are rejected `too_large` without being read whole; taken again once the limit allows."""
+    """Larger files are rejected `too_large` without being read whole; taken again once the limit
+    allows."""
     batch_size: int = Field(2500, ge=1, le=1_000_000)
-    """Files per read task and per lake commit: Prefect costs about 17 ms per task run."""
+    """Files per read-batch task and per lake commit (Prefect costs about 17 ms per task run)."""
     workers: int = Field(max(1, os.cpu_count() or 1), ge=1, le=256)
     """Batches read in parallel, each in its own process."""
     lock_wait_seconds: Seconds = Field(0.0, ge=0)
-    """How long a run waits for another run on the same data folder before giving up."""
+    """How long a run waits for another run on the same data folder (or catalog) before giving
+    up with exit 3 (RunInProgress)."""
     run_timeout_seconds: Seconds = Field(6 * 3600.0, gt=0, le=30 * 86400)
-    """A run that takes longer fails; its committed batches are kept."""
+    """A run that takes longer fails: checked between batches, and a query still running then is
+    interrupted; its committed batches are kept."""
 
     @classmethod
     def settings_customise_sources(
@@ -130,11 +139,51 @@ ALLOWED = {
 }
 
 
+# Two settings have shorter command-line options than their names.
+_OPTIONS = {"lock_wait_seconds": "--wait", "run_timeout_seconds": "--timeout"}
+
+
+def option_of(name: str) -> str:
+    """A setting's command-line option."""
+    return _OPTIONS.get(name, f"--{name.replace('_', '-')}")
+
+
+def env_of(name: str) -> str:
+    """A setting's environment variable."""
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _default_of(name: str) -> str:
+    field = Settings.model_fields[name]
+    if name == "workers":
+        return "the CPUs"
+    if name == "max_bytes":
+        return "16MiB"
+    return "none" if field.default is None else f"{field.default:g}" if isinstance(field.default, float) else str(
+        field.default)
+
+
+def help_of(name: str) -> str:
+    """A setting's command-line help: what it means, what is allowed, its default and variable."""
+    field = Settings.model_fields[name]
+    meaning = " ".join((field.description or "").split())
+    return f"{meaning} Allowed: {ALLOWED[name]}. Default: {_default_of(name)} ({env_of(name)})."
+
+
+def settings_table() -> str:
+    """The README's table of every setting (tests/test_settings.py keeps the README's copy equal)."""
+    rows = ["| setting (toml key, API argument) | option | variable | default | allowed | meaning |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| `{name}` | `{option_of(name)}` | `{env_of(name)}` | {_default_of(name)} | {ALLOWED[name]} | "
+             f"{' '.join((field.description or '').split())} |" for name, field in Settings.model_fields.items()]
+    return "\n".join(rows) + "\n"
+
+
 def _source(name: str, given: dict[str, Any]) -> str:
     if name in given:
-        return f"option --{name.replace('_', '-')}"
-    if f"{ENV_PREFIX}{name.upper()}" in os.environ:
-        return f"environment variable {ENV_PREFIX}{name.upper()}"
+        return f"option {option_of(name)}"
+    if env_of(name) in os.environ:
+        return f"environment variable {env_of(name)}"
     return f"config file {config_file()}"
 
 

@@ -150,3 +150,30 @@ def test_status_refuses_a_missing_inbox_instead_of_dropping_the_backlog(tmp_path
     result = newsdrop("status", "--data", str(data), "--inbox", str(tmp_path / "nope"))
     assert result.exit_code == 1 and result.output.startswith("newsdrop: no inbox folder at")
     assert api.status(data, inbox)["backlog"] == {"files": 0, "in_inbox": 36}
+
+
+def test_each_setting_is_declared_once_and_every_door_takes_it() -> None:
+    """The settings' one declaration (newsdrop.settings.Settings) agrees with the README's table,
+    the API's and the flows' keyword arguments, and the commands' options."""
+    import inspect
+
+    import newsdrop as api
+    from newsdrop.flows import ingest as flows
+    from newsdrop.settings import ALLOWED, Settings, option_of, settings_table
+
+    names = list(Settings.model_fields)
+    assert list(ALLOWED) == names
+    assert settings_table() in (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert set(inspect.signature(api.ingest).parameters) == {*names, "hooks"}
+    assert set(inspect.signature(flows.ingest.fn).parameters) == {*names, "announce"}
+    rebuild = [name for name in inspect.signature(api.rebuild).parameters if name != "hooks"]
+    assert set(inspect.signature(flows.rebuild.fn).parameters) == set(rebuild)
+    assert set(rebuild) <= set(names)
+    run_help, rebuild_help = newsdrop("run", "--help").output, newsdrop("rebuild", "--help").output
+    for name in names:
+        assert option_of(name) in run_help, name
+    for name in rebuild:
+        assert option_of(name) in rebuild_help, name
+    # A bad value names the option it came from, as the user typed it.
+    refused = newsdrop("run", "--inbox", str(DROPS), "--wait", "-1")
+    assert refused.exit_code == 1 and "(option --wait)" in refused.output, refused.output
