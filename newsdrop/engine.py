@@ -35,8 +35,7 @@ from newsdrop.warehouse.discover import Plan, discover
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.rebuild import clear_for_rebuild, plan_rebuild
-from newsdrop.warehouse.run_rows import record_run
-from newsdrop.warehouse.runs import Run, open_run
+from newsdrop.warehouse.runs import Run, open_run, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
 
 T = TypeVar("T")

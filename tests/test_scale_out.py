@@ -30,7 +30,7 @@ from helpers import make_inbox
 import newsdrop
 from benchmarks.generate import generate
 from newsdrop.warehouse.catalog import parse_catalog
-from newsdrop.warehouse.catalog_lock import catalog_lock_is_held
+from newsdrop.warehouse.lock import catalog_lock_is_held
 
 SERVERS = Path(__file__).parent / "servers.py"
 ANALYST = Path(__file__).parent / "analyst.py"
@@ -197,7 +197,7 @@ def test_two_machines_at_once_load_every_drop_once(remote: Remote, tmp_path: Pat
 def test_a_second_run_without_wait_is_told_in_one_line(remote: Remote) -> None:
     import psycopg
 
-    from newsdrop.warehouse.catalog_lock import LOCK_KEY
+    from newsdrop.warehouse.lock import LOCK_KEY
 
     remote.upload(DROPS)
     spec = parse_catalog(remote.catalog)

@@ -7,12 +7,14 @@ ends, so a reader never sees part of one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from newsdrop.warehouse.atomic import temp_beside
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.storage import is_s3, join, move, remove, s3_filesystem, s3_key, write_bytes
 
@@ -75,3 +77,15 @@ def keep_large(layout: DataLayout, path: str) -> str:
             if not target.exists():
                 os.replace(local_temp, target)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def temp_beside(target: Path) -> Iterator[Path]:
+    """A temporary path in the target's folder; it is removed unless moved away."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
