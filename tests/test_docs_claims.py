@@ -31,3 +31,33 @@ def test_the_files_the_docs_cite_are_in_the_repository() -> None:
         for cited in re.findall(r"`((?:tests|flows|docs|warehouse|transforms|newsdrop|benchmarks)/[\w./-]+\.\w+)`",
                                 doc.read_text()):
             assert (ROOT / cited).exists(), (doc.name, cited)
+
+
+def test_the_architecture_page_names_only_what_exists_and_every_module() -> None:
+    """docs/architecture.md: every module, name and setting it gives exists, and every module of
+    the code has its row."""
+    import importlib
+
+    from newsdrop.settings import Settings
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([\w/]+\.(?:py|sql))` \| (.*?) \|", page, re.MULTILINE)
+    assert len(rows) > 30
+    for path, names in rows:
+        assert (root / path).is_file(), path
+        given = re.findall(r"`(\w+)`", names)
+        assert given, path
+        if path.endswith(".sql"):
+            text = (root / path).read_text(encoding="utf-8")
+            assert all(f"VIEW {name} " in text for name in given), (path, given)
+            continue
+        room, module = path.removesuffix(".py").split("/")
+        imported = importlib.import_module(f"newsdrop.{module}" if room == "newsdrop" else f"newsdrop.{room}.{module}")
+        assert [name for name in given if not hasattr(imported, name)] == [], path
+    documented = {path for path, _names in rows}
+    code = {f"{room}/{path.name}" for room in ("newsdrop", "flows", "warehouse", "transforms")
+            for path in (root / room).glob("*.py") if path.name not in ("__init__.py", "__main__.py")}
+    assert code - documented == set(), "modules without a row in docs/architecture.md"
+    (settings_line,) = re.findall(r"Settings a run takes: (.*?)\.\n\n", page, re.DOTALL)
+    assert re.findall(r"`(\w+)`", settings_line) == list(Settings.model_fields)
