@@ -134,6 +134,8 @@ def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], ob
     log = home / "server.log"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_UI_ENABLED": "true" if ui else "false",
+           # The UI asks its API where this says; unset, it asks 127.0.0.1:4200 and shows nothing.
+           "PREFECT_UI_API_URL": url,
            # The scheduler makes runs ahead every 60 s, at least 3: a short period would
            # run out of runs between its loops.
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",

@@ -71,6 +71,9 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
     try:
 
         assert deployment(api_url, "newsdrop-scheduled")["parameters"]["announce"] is True
+        # The UI at the address serve prints asks this server's API, not Prefect's default port.
+        with urllib.request.urlopen(f"{api_url.removesuffix('/api')}/ui-settings", timeout=30) as answer:
+            assert json.load(answer)["api_url"] == api_url
 
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and drops_named(data, "001_c780d2942f53d682.txt") == 0:
