@@ -203,3 +203,22 @@ def test_one_run_record_in_the_summary_the_runs_row_and_status(tmp_path: Path) -
     assert dict(zip(RUN_COUNTERS, row, strict=True)) == counters
     last = api.status(data)["last_run"]
     assert list(last) == RUNS.names and {name: last[name] for name in RUN_COUNTERS} == counters
+
+
+def test_status_names_a_command_that_browses_the_runs_without_an_activated_venv(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import shlex
+    import subprocess
+
+    inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
+    ingest(inbox, data)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    browse = shlex.split(api.status(data)["prefect"]["browse"])
+    assert browse[0] == f"PREFECT_HOME={DataLayout(data).prefect_home}"
+    assert browse[2:] == ["-m", "prefect", "server", "start"]
+    # The program named is there, and has Prefect, with nothing on the PATH.
+    asked = subprocess.run([browse[1], "-m", "prefect", "--version"], env={**os.environ, "PATH": ""},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert asked.returncode == 0 and asked.stdout.strip(), asked.stderr

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import sys
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -94,7 +96,9 @@ def prefect_history(layout: DataLayout) -> dict[str, str]:
     if os.environ.get("PREFECT_API_URL"):
         return {"api_url": os.environ["PREFECT_API_URL"]}
     home = os.environ.get("PREFECT_HOME", str(layout.prefect_home))
-    return {"home": home, "browse": f"PREFECT_HOME={home} prefect server start"}
+    # This Python's own Prefect: `prefect` is not on the PATH when the venv is not activated.
+    browse = f"PREFECT_HOME={shlex.quote(home)} {shlex.quote(sys.executable)} -m prefect server start"
+    return {"home": home, "browse": browse}
 
 
 def _backlog(inbox: str | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
