@@ -26,13 +26,14 @@ from typing import TypeVar
 import duckdb
 
 from newsdrop.errors import RunFailed
-from newsdrop.readers import Readers, read_batch_retrying, reading_executor, retrying_io
+from newsdrop.readers import read_batch_retrying, reading_executor, retrying_io
 from newsdrop.settings import Settings, data_layout, require_inbox
 from newsdrop.summary import Outcome, RunSummary
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate
 from newsdrop.warehouse.commit import commit_batch, lake_transaction, write_batch
 from newsdrop.warehouse.discover import Plan, discover
 from newsdrop.warehouse.faults import checkpoint
+from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.rebuild import clear_for_rebuild, plan_rebuild
 from newsdrop.warehouse.runs import Run, open_run, record_run
@@ -113,17 +114,15 @@ class Deadline:
             timer.cancel()
 
 
-def read_in_completion_order(batches: list[Batch], inbox: str | None, settings: Settings, hooks: RunHooks,
-                             deadline: Deadline) -> Iterator[BatchResult]:
+def read_in_completion_order(batches: list[Batch], inbox: str | None, layout: DataLayout, settings: Settings,
+                             hooks: RunHooks, deadline: Deadline) -> Iterator[BatchResult]:
     """Every batch's result as soon as it is read; a failed batch fails the run at once, not
     after the others. It takes the list of batches over (and empties it). With parallel
     readers, two batches per reader are in flight: a reader always has the next one while
     this process commits, and a committed batch's result is let go (submitting them all at
     once kept every result until the run's end: 700 MB at 300k drops). Read in this process,
     the batches are read and committed one after the other."""
-    layout = data_layout(settings)
     files = sum(len(candidates) for _spec, candidates in batches)
-    readers: Readers
     with reading_executor(settings, len(batches)) as readers, hooks.progress(files, len(batches)) as advance:
         waiting = collections.deque(batches)
         batches.clear()  # taken over: each batch's candidates go once it is handed out
@@ -142,7 +141,7 @@ def read_in_completion_order(batches: list[Batch], inbox: str | None, settings: 
             if not done:
                 deadline.check()
                 continue
-            future = min(done, key=lambda each: in_flight[each])  # any of them; the same way each time
+            future = done.pop()
             size = in_flight.pop(future)
             result = future.result()
             checkpoint("batch-read")
@@ -181,7 +180,7 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
                    for part, candidates in enumerate(plan.batches)]
         plan.batches.clear()  # the batches are handed out, and let go, one by one
         outcome = Outcome()
-        for result in read_in_completion_order(batches, inbox, settings, hooks, deadline):
+        for result in read_in_completion_order(batches, inbox, run.layout, settings, hooks, deadline):
             deadline.check()
             checks = hooks.step("commit-batch", result.spec.part,
                                 functools.partial(commit_batch, run.con, run.layout, result, run.run_id))
@@ -216,7 +215,7 @@ def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     with open_run(data_layout(settings), RunKind.REBUILD, settings.lock_wait_seconds) as run, \
             deadline.interrupting(run.con):
         batches = plan_rebuild(run.layout, run.ledger.kept_versions(), run.run_id)
-        results = list(read_in_completion_order(batches, None, settings, hooks, deadline))
+        results = list(read_in_completion_order(batches, None, run.layout, settings, hooks, deadline))
         deadline.check()
         outcome = Outcome()
         snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome))

@@ -153,12 +153,20 @@ def env_of(name: str) -> str:
     return f"{ENV_PREFIX}{name.upper()}"
 
 
+def _size(size: int) -> str:
+    """A byte size as a person writes it (16MiB), in the largest unit that divides it."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
 def _default_of(name: str) -> str:
     field = Settings.model_fields[name]
     if name == "workers":
         return "the CPUs"
-    if name == "max_bytes":
-        return "16MiB"
+    if isinstance(field.default, ByteSize):
+        return _size(field.default)
     return "none" if field.default is None else f"{field.default:g}" if isinstance(field.default, float) else str(
         field.default)
 

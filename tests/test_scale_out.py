@@ -30,7 +30,7 @@ from helpers import make_inbox
 import newsdrop
 from benchmarks.generate import generate
 from newsdrop.warehouse.catalog import parse_catalog
-from newsdrop.warehouse.lock import catalog_lock_is_held
+from newsdrop.warehouse.lock import catalog_lock_holder
 
 SERVERS = Path(__file__).parent / "servers.py"
 ANALYST = Path(__file__).parent / "analyst.py"
@@ -191,7 +191,7 @@ def test_two_machines_at_once_load_every_drop_once(remote: Remote, tmp_path: Pat
     assert remote.query("SELECT count(*), count(DISTINCT file_name) FROM drops") == [(400, 400)]
     assert remote.query("SELECT count(*) FROM lake.ledger.file_versions WHERE outcome = 'loaded'") == [(400,)]
     assert sorted(loaded for (loaded,) in remote.query("SELECT drops_loaded FROM runs")) == [0, 400]
-    assert not catalog_lock_is_held(parse_catalog(remote.catalog))
+    assert catalog_lock_holder(parse_catalog(remote.catalog)) is None
 
 
 def test_a_second_run_without_wait_is_told_in_one_line(remote: Remote) -> None:
@@ -234,7 +234,7 @@ def test_sigkill_at_random_moments_then_a_rerun_equals_a_clean_run(remote: Remot
             killed += 1
         process.wait(timeout=60)
     assert killed >= 2
-    assert not catalog_lock_is_held(parse_catalog(remote.catalog))  # the session ended with the process
+    assert catalog_lock_holder(parse_catalog(remote.catalog)) is None  # the session ended with the process
     finished = remote.run(env=env)
     assert finished.returncode == 0, finished.stderr
     reference = embedded(drops, tmp_path / "reference", env)

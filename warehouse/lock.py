@@ -96,27 +96,26 @@ def _pid_in(fd: int) -> str:
     return os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
 
 
-def file_lock_is_held(path: Path) -> bool:
-    """Whether a run holds the lock now (for status; takes nothing a run would wait for)."""
+def file_lock_holder(path: Path) -> str | None:
+    """The pid of the run holding the lock now, or None when it is free (for status and the
+    preflight; takes nothing a run would wait for)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-        return True
+        return _pid_in(fd)
     finally:
         os.close(fd)  # closing releases a shared lock we may have taken
-    return False
+    return None
 
 
 @contextlib.contextmanager
 def run_lock(layout: DataLayout, wait_seconds: float = 0.0) -> Iterator[RunMarker]:
     """Hold the warehouse's run lock; yields its running marker."""
     if layout.catalog_spec.shared:
-
-
         with catalog_lock(layout.catalog_spec, wait_seconds) as marker:
             yield marker
         return
@@ -127,29 +126,21 @@ def run_lock(layout: DataLayout, wait_seconds: float = 0.0) -> Iterator[RunMarke
 def running_now(layout: DataLayout) -> str | None:
     """The marker of the run in progress, if one holds the lock now (for status)."""
     if layout.catalog_spec.shared:
-
-
         return catalog_running_now(layout.catalog_spec)
     marker = FileMarker(layout.running_marker).read()
-    return marker if marker is not None and file_lock_is_held(layout.lock) else None
+    return marker if marker is not None and file_lock_holder(layout.lock) is not None else None
 
 
 def refuse_if_busy(layout: DataLayout) -> None:
     """RunInProgress, as a run that took the lock would raise it, when another run holds it now."""
     if layout.catalog_spec.shared:
-
-
         holder = catalog_lock_holder(layout.catalog_spec)
         if holder is not None:
             raise run_in_progress("catalog", holder)
         return
-    if file_lock_is_held(layout.lock):
-        fd = os.open(layout.lock, os.O_RDONLY)
-        try:
-            holder = f"pid {_pid_in(fd)}"
-        finally:
-            os.close(fd)
-        raise run_in_progress("data folder", holder)
+    pid = file_lock_holder(layout.lock)
+    if pid is not None:
+        raise run_in_progress("data folder", f"pid {pid}")
 
 
 LOCK_KEY = 0x6E657773  # "news": one lock per database, which holds one lake
@@ -213,11 +204,6 @@ def catalog_lock(spec: CatalogSpec, wait_seconds: float = 0.0) -> Iterator[Marke
 
 _HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 0 AND objid = %s "
          "AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
-
-
-def catalog_lock_is_held(spec: CatalogSpec) -> bool:
-    with contextlib.closing(catalog_session(spec)) as session:
-        return bool(session.execute(_HELD, [LOCK_KEY]).fetchone()[0])
 
 
 def catalog_lock_holder(spec: CatalogSpec) -> str | None:
