@@ -71,7 +71,11 @@ def _quiet_prefect(verbose: bool, debug: bool) -> None:
     # The client's telemetry (and its first-run notice on a terminal) honours only this.
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose or debug else "CRITICAL")
+    # A run's log lines go to the Prefect API (the run's Logs tab in the UI) whatever the
+    # terminal shows; the terminal gets Prefect's lines only with --verbose or --debug.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    if not (verbose or debug):
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     if not (verbose or debug):
         # Prefect's background services log through plain loggers named after their
         # class, outside PREFECT_LOGGING_LEVEL: "Still processing items" at exit is noise.

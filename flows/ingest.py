@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from prefect import State, flow, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.states import Cancelled
@@ -100,10 +100,23 @@ class PrefectHooks(RunHooks):
 
     @contextlib.contextmanager
     def progress(self, files: int, batches: int) -> Iterator[Advance]:
+        log = get_run_logger()  # the flow run's log, which the UI shows under the run
+        log.info("reading %d new files in %d batch%s", files, batches, "" if batches == 1 else "es")
+        done = {"files": 0, "batches": 0}
+
+        def advance_and_log(files_done: int) -> None:
+            done["files"] += files_done
+            done["batches"] += 1
+            log.info("read batch %d/%d (%d/%d files)", done["batches"], batches, done["files"], files)
+            advance(files_done)
+
         with read_progress(files, batches) as advance:
-            yield advance
+            yield advance_and_log
 
     def finished(self, summary: RunSummary) -> None:
+        log = get_run_logger()
+        for line in summary.lines():
+            log.info(line)
         report(Sealed(summary))
 
 

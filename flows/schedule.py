@@ -43,19 +43,21 @@ PREFETCH_SECONDS = 1
 FINISH_SECONDS = 60  # how long a stopping serve waits for the run in flight
 
 
-async def drop_missed_runs(deployment_id: UUID) -> int:
-    """Delete the deployment's runs that were due while nobody served it."""
+async def drop_scheduled_runs(deployment_id: UUID, due_before: datetime | None = None) -> int:
+    """Delete the deployment's runs still waiting to start (only those due before `due_before`
+    when given): at start, the runs missed while nobody served it; at stop, the runs scheduled
+    ahead, which nobody would start (the UI would show them "Late" forever)."""
     async with get_client() as client:
-        missed = await client.read_flow_runs(
+        waiting = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),  # type: ignore[arg-type]
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=due_before),  # type: ignore[arg-type]
             ),
         )
-        for run in missed:
+        for run in waiting:
             await client.delete_flow_run(run.id)
-    return len(missed)
+    return len(waiting)
 
 
 class FinishingRunner(Runner):
@@ -78,17 +80,23 @@ class FinishingRunner(Runner):
 
 
 def serve_ingest(settings: Settings, every: float | None, cron: str | None) -> None:
-    runner = FinishingRunner(name=DEPLOYMENT, pause_on_shutdown=False, limit=None, prefetch_seconds=PREFETCH_SECONDS)
+    # Paused when serve stops (no server makes more runs for it); un-paused when it starts again.
+    runner = FinishingRunner(name=DEPLOYMENT, pause_on_shutdown=True, limit=None, prefetch_seconds=PREFETCH_SECONDS)
     deployment_id = runner.add_flow(
         ingest,
         name=DEPLOYMENT,
         interval=every,
         cron=cron,
+        paused=False,
         parameters={"inbox": str(settings.inbox), "data": str(settings.data), "catalog": settings.catalog,
                     "dask": settings.dask, "run_timeout_seconds": settings.run_timeout_seconds, "announce": True,
                     "lock_wait_seconds": max(settings.lock_wait_seconds, every or 60)},
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    asyncio.run(drop_missed_runs(cast(UUID, deployment_id)))  # add_flow returns the id when called sync
-    # Prefect's runner takes SIGTERM itself: it stops polling and returns.
-    asyncio.run(runner.start())
+    deployment_id = cast(UUID, deployment_id)  # add_flow returns the id when called sync
+    asyncio.run(drop_scheduled_runs(deployment_id, due_before=datetime.now(UTC)))
+    try:
+        # Prefect's runner takes SIGTERM itself: it stops polling and returns.
+        asyncio.run(runner.start())
+    finally:
+        asyncio.run(drop_scheduled_runs(deployment_id))

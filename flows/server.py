@@ -100,6 +100,18 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise NewsdropError(f"the local Prefect server did not answer within {STARTUP_SECONDS} s (see {log})")
 
 
+def _send_what_prefect_holds(timeout: float = 10) -> None:
+    """Prefect sends a run's log lines and events from background workers: send what they hold
+    while the local server still listens (else the lines are lost, with an error at exit)."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout)
+
+
 # Services a server for one `run` or `rebuild` has no use for: they schedule, reschedule,
 # cancel or clean up runs over time. Each wakes on its own loop and costs CPU the readers
 # need. Kept: recording task runs and events, which make the run's history.
@@ -162,6 +174,7 @@ def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], ob
             _keep_template(home)
         yield url
     finally:
+        _send_what_prefect_holds()
         os.environ.pop("PREFECT_API_URL", None)
         if previous_home is None:
             os.environ.pop("PREFECT_HOME", None)

@@ -3,8 +3,10 @@ no test harness. A normal run prints no traceback; a failed one prints one line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +50,12 @@ def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
     assert "Error" not in result.stderr
     assert counts(tmp_path / "wh")["drops"] + counts(tmp_path / "wh")["rejected_drops"] == samples
+    # The run's log lines reached its server (the UI's Logs tab of the run), though the
+    # terminal showed none of Prefect's: sent before the command stopped the server.
+    with contextlib.closing(sqlite3.connect(tmp_path / "wh" / "_state" / "prefect" / "prefect.db")) as db:
+        logged = [message for (message,) in db.execute("SELECT message FROM log WHERE flow_run_id IS NOT NULL")]
+    assert any(message.startswith("ingest run ") and "lake snapshot" in message for message in logged), logged
+    assert any(message.startswith("Finished in state Completed") for message in logged), logged
 
 
 def test_a_failed_run_prints_one_line_and_exits_1(tmp_path: Path) -> None:

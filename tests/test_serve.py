@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -73,7 +75,8 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
         assert deployment(api_url, "newsdrop-scheduled")["parameters"]["announce"] is True
         # The UI at the address serve prints asks this server's API, not Prefect's default port.
         with urllib.request.urlopen(f"{api_url.removesuffix('/api')}/ui-settings", timeout=30) as answer:
-            assert json.load(answer)["api_url"] == api_url
+            ui_api = json.load(answer)["api_url"]
+        assert ui_api == api_url
 
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and drops_named(data, "001_c780d2942f53d682.txt") == 0:
@@ -88,6 +91,18 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
         assert drops_named(data, "900_00000000000000aa.txt") == 1, "the new file was not taken in"
         print(f"new drop visible in DuckDB {seen_after:.1f} s after it was written")
 
+        # What the UI shows, asked where the UI asks: a completed run, with its task runs, its
+        # artifacts and its own log lines (newsdrop's among them).
+        done = wait_for_completed_run(ui_api)
+        tasks = {task["name"] for task in api_post(ui_api, "/task_runs/filter",
+                                                   {"flow_runs": {"id": {"any_": [done["id"]]}}})}
+        assert {"discover", "finish", "report"} <= tasks, tasks
+        artifacts = {a["key"] for a in api_post(ui_api, "/artifacts/filter",
+                                                 {"artifacts": {"flow_run_id": {"any_": [done["id"]]}}})}
+        assert "newsdrop-ingest-counts" in artifacts, artifacts
+        logs = wait_for_logs(ui_api, done["id"], "lake snapshot")
+        assert any(line.startswith("ingest run ") for line in logs), logs
+
         family = psutil.Process(serve.pid).children(recursive=True)
         server = [p for p in psutil.process_iter(["cmdline"]) if "server" in (p.info["cmdline"] or [])
                   and f"{api_url.split(':')[2].split('/')[0]}" in (p.info["cmdline"] or [])]
@@ -100,6 +115,37 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
     time.sleep(1)
     leftovers = [p for p in [*family, *server] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert leftovers == [], leftovers
+    # The runs serve had scheduled ahead are gone with it, not left "Late" in the UI.
+    with contextlib.closing(sqlite3.connect(tmp_path / "prefect" / "prefect.db")) as db:
+        scheduled = db.execute("SELECT count(*) FROM flow_run WHERE state_type = 'SCHEDULED'").fetchone()[0]
+    assert scheduled == 0
+
+
+def api_post(api_url: str, path: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(f"{api_url}{path}", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())  # type: ignore[no-any-return]
+
+
+def wait_for_completed_run(api_url: str, seconds: float = 90) -> dict:
+    deadline = time.monotonic() + seconds
+    while not (done := completed(flow_runs(api_url))) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert done, "no completed flow run in the API the UI asks"
+    return done[0]
+
+
+def wait_for_logs(api_url: str, flow_run_id: str, text: str, seconds: float = 60) -> list[str]:
+    """The run's log lines in the API, once one containing `text` has arrived (the log
+    handler sends them in batches, a moment after the run)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        logs = [log["message"] for log in api_post(api_url, "/logs/filter",
+                                                   {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200})]
+        if any(text in line for line in logs) or time.monotonic() > deadline:
+            return logs
+        time.sleep(1)
 
 
 def test_prefect_yaml_deploys_to_a_process_pool(tmp_path: Path, prefect_env: dict[str, str]) -> None:
@@ -185,8 +231,6 @@ def test_serve_runs_every_period_without_cancelling_and_collapses_missed_runs(tm
 def test_stopping_serve_lets_the_run_in_flight_finish(tmp_path: Path) -> None:
     """SIGTERM to serve's process group (as systemd stops it) in the middle of a run: the run
     finishes and is recorded, Prefect has no crashed run, and nothing warns."""
-    import sqlite3
-
     from benchmarks.generate import generate
     from newsdrop.warehouse.layout import DataLayout
 
