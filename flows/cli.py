@@ -309,24 +309,30 @@ def serve(
         # The runner looks for due runs every 10 s by default: too slow for a short period.
         os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", str(max(1, min(10, int(every)))))
     local = not os.environ.get("PREFECT_API_URL")
+    from newsdrop.flows.serve import ServeEnded, serve_until_stopped
+    from newsdrop.flows.server import prefect_api
+    from newsdrop.flows.signals import EXIT_CODE, received, stopping_on_signals
+    from newsdrop.settings import data_layout
+
     try:
-        from newsdrop.flows.server import prefect_api
-        from newsdrop.settings import data_layout
-
-        with prefect_api(data_layout(settings).prefect_home, ui=ui) as api_url:
-            from newsdrop.flows.schedule import serve_ingest
-
+        # A signal while the server starts stops serve too (one line, as below).
+        with stopping_on_signals(), prefect_api(data_layout(settings).prefect_home, ui=ui) as api_url:
             typer.echo(f"newsdrop: serving {settings.inbox} -> {settings.data} "
                        f"({f'every {every:g} s' if every else f'cron {cron}'}) on {api_url}", nl=True)
             if ui and local:
                 typer.echo(f"newsdrop: watch the runs at {api_url.removesuffix('/api')}")
             sys.stdout.flush()
-            serve_ingest(settings, every=every, cron=cron)
+            ended = serve_until_stopped(settings, every=every, cron=cron)
     except KeyboardInterrupt:
-        pass
+        ended = ServeEnded(received[0] if received else signal.SIGINT, 0)
     except Exception as error:
         _fail(error, debug)
-    typer.echo("newsdrop: serve stopped")
+    if ended.signal is None:
+        _fail(RuntimeError(f"serve's scheduler stopped by itself (exit {ended.scheduler_exit}); "
+                           "run again with --verbose to see why"), debug)
+        return
+    typer.echo(f"newsdrop: serve stopped ({ended.signal.name})")
+    raise typer.Exit(EXIT_CODE[ended.signal])
 
 
 @app.command()

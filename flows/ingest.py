@@ -132,9 +132,10 @@ def announce_line(text: str) -> None:
 
 @contextlib.contextmanager
 def finishing_on_sigterm(scheduled: bool) -> Iterator[None]:
-    """A scheduled run finishes what it is doing when `serve` is stopped: SIGTERM (sent to
-    serve's whole process group) is held until the run ends, and serve waits for it. A run
-    of `newsdrop run` keeps stopping at once, the signal recorded first (flows.signals)."""
+    """A scheduled run finishes what it is doing when `serve` is stopped: a SIGTERM that
+    reaches the run itself (systemd's default stop sends it to every process of the unit;
+    serve's own stop does not) is held until the run ends, and serve waits for it. A run of
+    `newsdrop run` keeps stopping at once, the signal recorded first (flows.signals)."""
     if not scheduled or threading.current_thread() is not threading.main_thread():
         with recording_sigterm_in_flow():
             yield

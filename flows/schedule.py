@@ -1,4 +1,5 @@
-"""Scheduled ingest runs: a Prefect deployment served from this process.
+"""Scheduled ingest runs: a Prefect deployment served from this process, serve's scheduler
+(started by newsdrop.flows.serve in a session of its own).
 
 A schedule whose runs are shorter than its period runs every period, with no
 cancellation. Two things cancelled runs before: Prefect's runner fetched runs ten
@@ -6,9 +7,12 @@ seconds ahead and started them early, and the deployment's concurrency limit
 (CANCEL_NEW) then cancelled whichever found the slot taken. Each run is its own
 process, whose start and stop take a few seconds, so even quick runs of a short
 period meet. Now the runner fetches runs only when due (one second ahead), there
-is no deployment limit to cancel anything, and a run that finds the previous one
-still finishing waits for the data folder's run lock, up to one period, instead
-of giving up. Runs still never overlap: the lock lets one in at a time.
+is no deployment limit to cancel anything, and a run that finds the data folder's
+run lock held (by a run of another process) waits for it, up to one period, instead
+of giving up. The runner itself starts one run at a time: a run that comes due while
+the previous one is still finishing starts when it is done, late but not cancelled,
+and a stopping serve waits for one run at most, not for a queue of runs that were
+waiting for the lock. Runs never overlap: the lock lets one in at a time.
 Runs missed while serve was down collapse into the first run after it starts:
 that run takes in everything new anyway.
 """
@@ -16,6 +20,8 @@ that run takes in everything new anyway.
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -36,7 +42,6 @@ from prefect.deployments.runner import EntrypointType  # type: ignore[attr-defin
 from prefect.runner import Runner
 
 from newsdrop.flows.ingest import ingest
-from newsdrop.settings import Settings
 
 DEPLOYMENT = "newsdrop-scheduled"
 PREFETCH_SECONDS = 1
@@ -79,24 +84,37 @@ class FinishingRunner(Runner):
         await self.astop()
 
 
-def serve_ingest(settings: Settings, every: float | None, cron: str | None) -> None:
+def serve_ingest(parameters: dict[str, object], every: float | None, cron: str | None) -> None:
+    """The scheduler: a deployment of the ingest flow, served until SIGTERM."""
     # Paused when serve stops (no server makes more runs for it); un-paused when it starts again.
-    runner = FinishingRunner(name=DEPLOYMENT, pause_on_shutdown=True, limit=None, prefetch_seconds=PREFETCH_SECONDS)
+    runner = FinishingRunner(name=DEPLOYMENT, pause_on_shutdown=True, limit=1, prefetch_seconds=PREFETCH_SECONDS)
     deployment_id = runner.add_flow(
         ingest,
         name=DEPLOYMENT,
         interval=every,
         cron=cron,
         paused=False,
-        parameters={"inbox": str(settings.inbox), "data": str(settings.data), "catalog": settings.catalog,
-                    "dask": settings.dask, "run_timeout_seconds": settings.run_timeout_seconds, "announce": True,
-                    "lock_wait_seconds": max(settings.lock_wait_seconds, every or 60)},
+        parameters=parameters,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     deployment_id = cast(UUID, deployment_id)  # add_flow returns the id when called sync
     asyncio.run(drop_scheduled_runs(deployment_id, due_before=datetime.now(UTC)))
     try:
-        # Prefect's runner takes SIGTERM itself: it stops polling and returns.
+        # The runner takes SIGTERM itself (FinishingRunner.handle_sigterm) and returns.
         asyncio.run(runner.start())
     finally:
         asyncio.run(drop_scheduled_runs(deployment_id))
+
+
+def main() -> None:
+    """`python -m newsdrop.flows.schedule ORDER`, started by serve (newsdrop.flows.serve) in a
+    session of its own; ORDER is the JSON of the parameters and the schedule."""
+    # Until the runner takes SIGTERM over: a stop while Prefect loads ends this quietly.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only serve's SIGTERM stops the scheduler
+    order = json.loads(sys.argv[1])
+    serve_ingest(order["parameters"], every=order["every"], cron=order["cron"])
+
+
+if __name__ == "__main__":
+    main()

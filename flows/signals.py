@@ -15,9 +15,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}  # 128 + the signal's number
 received: list[signal.Signals] = []  # the signals that are stopping this command
 _armed: list[bool] = []  # set while a command stops on signals (not when a user calls a flow)
+
+
+def taken_signals() -> list[signal.Signals]:
+    """The signals a command stops on: SIGINT, SIGTERM, and SIGHUP (its terminal closed)
+    unless it is ignored, as `nohup` leaves it for a command meant to outlive its terminal."""
+    return [signum for signum in EXIT_CODE if signum != signal.SIGHUP or signal.getsignal(signum) is not signal.SIG_IGN]
 
 
 def _stop(signum: int, _frame: Any) -> None:
@@ -32,7 +38,7 @@ def _stop(signum: int, _frame: Any) -> None:
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """For a command: SIGINT and SIGTERM stop it, recorded in `received`."""
-    previous = {signum: signal.signal(signum, _stop) for signum in EXIT_CODE}
+    previous = {signum: signal.signal(signum, _stop) for signum in taken_signals()}
     _armed.append(True)
     try:
         yield

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,7 @@ from conftest import DROPS
 from helpers import make_inbox, query
 
 from newsdrop.errors import NewsdropError
+from newsdrop.readers import set_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +55,7 @@ def start_serve(inbox: Path, data: Path, env: dict[str, str], every: int) -> tup
     serve = subprocess.Popen(
         [sys.executable, "-m", "newsdrop", "serve", "--inbox", str(inbox), "--data", str(data), "--every", str(every)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=set_parent_death_signal,  # killed with the test run, if that is killed
     )
     assert serve.stdout is not None
     banner = serve.stdout.readline()
@@ -67,9 +70,26 @@ def serve_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
+# How an operator stops serve: Ctrl-C in its terminal (SIGINT to the whole foreground group),
+# `kill PID`, `timeout` or `kill -- -PGID` (SIGTERM to the group), closing its terminal (SIGHUP
+# to the group); the exit code is 128 + the signal.
+STOPS = [
+    pytest.param(signal.SIGINT, True, 130, id="ctrl-c"),
+    pytest.param(signal.SIGTERM, False, 143, id="kill-pid", marks=pytest.mark.slow),
+    pytest.param(signal.SIGTERM, True, 143, id="sigterm-group", marks=pytest.mark.slow),
+    pytest.param(signal.SIGHUP, True, 129, id="terminal-closed", marks=pytest.mark.slow),
+]
+
+
+RUN_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ (ingest run |run skipped: )")
+
+
+@pytest.mark.parametrize(("stop", "to_group", "exit_code"), STOPS)
+def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path, stop: signal.Signals, to_group: bool,
+                                                  exit_code: int) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     serve, api_url = start_serve(inbox, data, serve_env(tmp_path), every=2)
+    signalled = None
     try:
 
         assert deployment(api_url, "newsdrop-scheduled")["parameters"]["announce"] is True
@@ -107,18 +127,35 @@ def test_serve_runs_on_schedule_and_stops_cleanly(tmp_path: Path) -> None:
         server = [p for p in psutil.process_iter(["cmdline"]) if "server" in (p.info["cmdline"] or [])
                   and f"{api_url.split(':')[2].split('/')[0]}" in (p.info["cmdline"] or [])]
         assert server, "the local Prefect server process was not found"
+        assert serve.stdout is not None
+        serve.stdout.readline()  # a run's line: the signal lands between runs or in one
+        signalled = datetime.now(UTC).replace(tzinfo=None)
+        (os.killpg if to_group else os.kill)(serve.pid, stop)
+        stopping = time.monotonic()
+        stdout, stderr = serve.communicate(timeout=120)
+        print(f"serve exited {time.monotonic() - stopping:.1f} s after {stop.name}")
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)  # as systemd stops a service: the whole group
-        stdout, stderr = serve.communicate(timeout=60)
-    assert "serve stopped" in stdout, stdout + stderr
-    assert "Traceback" not in stderr, stderr
+        if signalled is None:  # the test failed before the stop: leave nothing behind
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.communicate(timeout=60)
+    # The runs' lines (those in flight finish), then one line; nothing from any other process.
+    assert serve.returncode == exit_code, stdout + stderr
+    assert stdout.splitlines()[-1] == f"newsdrop: serve stopped ({stop.name})", stdout
+    assert [line for line in stdout.splitlines()[:-1] if not RUN_LINE.match(line)] == [], stdout
+    assert stderr == "", stderr
     time.sleep(1)
     leftovers = [p for p in [*family, *server] if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert leftovers == [], leftovers
-    # The runs serve had scheduled ahead are gone with it, not left "Late" in the UI.
     with contextlib.closing(sqlite3.connect(tmp_path / "prefect" / "prefect.db")) as db:
+        # The runs serve had scheduled ahead are gone with it, not left "Late" in the UI.
         scheduled = db.execute("SELECT count(*) FROM flow_run WHERE state_type = 'SCHEDULED'").fetchone()[0]
+        # No run was taken after the signal: a run taken (Pending) is one serve started.
+        taken = [datetime.fromisoformat(at) for (at,) in db.execute(
+            "SELECT min(timestamp) FROM flow_run_state WHERE type = 'PENDING' GROUP BY flow_run_id")]
+        ended = [state for (state,) in db.execute("SELECT state_type FROM flow_run")]
     assert scheduled == 0
+    assert [at for at in taken if at > signalled] == [], (signalled, taken)
+    assert set(ended) <= {"COMPLETED", "CANCELLED"}, ended  # the runs in flight finished (or were skipped)
 
 
 def api_post(api_url: str, path: str, body: dict) -> list[dict]:
@@ -246,7 +283,7 @@ def test_stopping_serve_lets_the_run_in_flight_finish(tmp_path: Path) -> None:
     assert marker.exists(), "the first run never started"
     os.killpg(serve.pid, signal.SIGTERM)
     stdout, stderr = serve.communicate(timeout=120)
-    assert serve.returncode == 0, stderr
+    assert serve.returncode == 143, stderr
     assert "ingest run" in stdout and "800 loaded" in stdout, stdout
     assert "RuntimeWarning" not in stderr and "Traceback" not in stderr, stderr
     from helpers import query
