@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -25,7 +26,6 @@ from pathlib import Path
 from newsdrop.errors import NewsdropError
 from newsdrop.readers import set_parent_death_signal
 
-STARTUP_SECONDS = 120
 DATABASE = "prefect.db"
 MEMO_STORE = "memo_store.toml"  # Prefect's note that its block types are registered
 
@@ -87,17 +87,77 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+# How long a command waits for its local server to answer, and the knob that changes it:
+# Prefect's own setting for the same wait (for its ephemeral server), so one variable gives a
+# loaded machine longer whichever server starts.
+STARTUP_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+STARTUP_SECONDS = 120
+# A server that exits at start is started again, on the same address (Prefect, imported
+# meanwhile, has it): one that found the database busy (another command's server migrating
+# the same PREFECT_HOME) starts the second time.
+STARTS = 3
+
+
+def startup_seconds() -> int:
+    """The wait, checked before Prefect is imported: Prefect takes whole seconds only, and a
+    value it refuses would fail its import with a traceback."""
+    given = os.environ.get(STARTUP_VARIABLE)
+    if not given:
+        return STARTUP_SECONDS
+    if not given.strip().isdigit() or int(given) == 0:
+        raise NewsdropError(f"{STARTUP_VARIABLE}={given!r} is not allowed: give whole seconds above 0")
+    return int(given)
+
+
+class ServerExited(NewsdropError):
+    """The local server exited before it answered."""
+
+
+def _reason(log: Path) -> str:
+    """Why a server stopped, from its log: the last error line of its traceback, else its last line."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)]
+    return (errors or lines or ["no output"])[-1]
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise NewsdropError(f"the local Prefect server exited at start (see {log}): {tail.strip()[-300:]}")
+            raise ServerExited(f"the local Prefect server exited at start (exit {process.returncode}): "
+                               f"{_reason(log)[:200]} (its log: {log})")
         with contextlib.suppress(OSError), urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             if response.status == 200:
                 return
         time.sleep(0.5)
-    raise NewsdropError(f"the local Prefect server did not answer within {STARTUP_SECONDS} s (see {log})")
+    raise NewsdropError(f"the local Prefect server did not answer within {seconds:g} s (its log: {log}); on a busy "
+                        f"machine give it longer ({STARTUP_VARIABLE}=300), or set PREFECT_API_URL to a running server")
+
+
+def _start_server(env: dict[str, str], log: Path, url: str) -> subprocess.Popen[bytes]:
+    """`prefect server start` at `url` (127.0.0.1 and a free port)."""
+    port = url.rsplit(":", 1)[1].removesuffix("/api")
+    with open(log, "ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", port],
+            # The UI asks its API where PREFECT_UI_API_URL says; unset, it asks 127.0.0.1:4200 and
+            # shows nothing.
+            env={**env, "PREFECT_UI_API_URL": url}, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Its own session: a SIGTERM to the command's process group (systemd, timeout, Ctrl-C)
+            # must reach the command first, which stops its runs and only then this server.
+            start_new_session=True,
+            preexec_fn=set_parent_death_signal,  # one prctl (libc is loaded already: no new dlopen)
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _send_what_prefect_holds(timeout: float = 10) -> None:
@@ -139,50 +199,49 @@ def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], ob
         yield existing
         return
     home = Path(os.environ.get("PREFECT_HOME", default_home))
-    home.mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NewsdropError(f"cannot make the Prefect server's folder {home} (PREFECT_HOME): "
+                            f"{error.strerror}") from None
     fresh = not (home / DATABASE).exists() and not _seed_from_template(home)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    log = home / "server.log"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "PREFECT_UI_ENABLED": "true" if ui else "false",
-           # The UI asks its API where this says; unset, it asks 127.0.0.1:4200 and shows nothing.
-           "PREFECT_UI_API_URL": url,
            # The scheduler makes runs ahead every 60 s, at least 3: a short period would
            # run out of runs between its loops.
            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",
            "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "20"}
     if not scheduling:
         env.update({f"PREFECT_SERVER_SERVICES_{name.upper()}_ENABLED": "false" for name in SCHEDULING_SERVICES})
-    with open(log, "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            # Its own session: a SIGTERM to serve's process group (systemd, timeout, Ctrl-C)
-            # must reach serve first, which stops its runs and only then this server.
-            start_new_session=True,
-            preexec_fn=set_parent_death_signal,  # one prctl (libc is loaded already: no new dlopen)
-        )
+    log = home / "server.log"
+    url = f"http://127.0.0.1:{free_port()}/api"
+    seconds = startup_seconds()
     previous_home = os.environ.get("PREFECT_HOME")
+    process = _start_server(env, log, url)
+    answered = False
     try:
         os.environ["PREFECT_API_URL"] = url
         os.environ["PREFECT_HOME"] = str(home)
         if meanwhile is not None:
             meanwhile()
-        _wait_until_healthy(url, process, log)
+        for start in range(1, STARTS + 1):
+            try:
+                _wait_until_healthy(url, process, log, seconds)
+                break
+            except ServerExited:
+                if start == STARTS:
+                    raise
+                process = _start_server(env, log, url)
+        answered = True
         if fresh:
             _keep_template(home)
         yield url
     finally:
-        _send_what_prefect_holds()
+        if answered:
+            _send_what_prefect_holds()
         os.environ.pop("PREFECT_API_URL", None)
         if previous_home is None:
             os.environ.pop("PREFECT_HOME", None)
         else:
             os.environ["PREFECT_HOME"] = previous_home
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import DROPS
 from helpers import counts, left_behind
 
@@ -85,3 +86,36 @@ def test_help_describes_every_command(tmp_path: Path) -> None:
         assert command in result.stdout
         sub = newsdrop(command, "--help", cwd=tmp_path)
         assert sub.returncode == 0 and "--data" in sub.stdout and "Example" in sub.stdout
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    # A machine too busy for the server to answer in time: the wait is the knob named.
+    # (No Prefect server answers within a second of its start: importing Prefect takes longer.)
+    ({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1"}, "did not answer within 1 s (its log: "),
+    # A server that cannot start (here, a database it cannot open): it is tried again, then
+    # the reason from its log.
+    ({"PREFECT_SERVER_DATABASE_CONNECTION_URL": "nosuchdriver://"},
+     "the local Prefect server exited at start (exit 1): sqlalchemy.exc.NoSuchModuleError: "),
+    ({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0.5"}, "give whole seconds above 0"),
+], ids=["too-slow", "exits", "bad-wait"])
+def test_a_local_server_that_does_not_start_is_one_line_and_leaves_nothing(
+        tmp_path: Path, env: dict[str, str], expected: str) -> None:
+    data = tmp_path / "wh"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(DROPS), "--data", str(data)], cwd=tmp_path,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSDROP_"))}, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 1, stdout + stderr
+    assert stdout == "" and len(stderr.splitlines()) == 1 and stderr.startswith("newsdrop: "), stderr
+    assert expected in stderr, stderr
+    assert left_behind(process.pid, data) == []
+
+
+def test_a_prefect_home_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("a file, not a folder")
+    result = newsdrop("run", "--inbox", str(DROPS), "--data", str(tmp_path / "wh"), cwd=tmp_path,
+                      env={"PREFECT_HOME": str(tmp_path / "home" / "prefect")})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("newsdrop: cannot make the Prefect server's folder"), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr

@@ -142,6 +142,14 @@ def read_tasks_on_dask(address: str) -> int:
     return sum(states.get("memory", 0) for name, states in counts.items() if "read_batch" in name)
 
 
+def prefect_on_dask(address: str) -> set[bool]:
+    """Whether each Dask worker has imported Prefect."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        return set(client.run(lambda: "prefect" in sys.modules).values())
+
+
 # About 35 s. The default suite's scale-out tests take the same servers in smaller steps: a
 # PostgreSQL catalog (test_local_data_with_a_postgres_catalog), S3 (test_a_too_large_drop_in_s3_...),
 # reading on Dask (test_python_api_reads_on_dask_...).
@@ -159,6 +167,9 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     assert remote.tables() == reference
     # Six batches of at most five files, each read on the cluster.
     assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - tasks_before >= 6
+    # ...by workers that never load Prefect, so none can fall back to an ephemeral Prefect
+    # server of its own (on a busy machine its start timed out, a 60-line traceback).
+    assert prefect_on_dask(servers["NEWSDROP_TEST_DASK"]) == {False}
     # The raw bytes are kept under the data URL, as the tables name them.
     keys = {item["Key"] for item in s3_client(remote.env).list_objects_v2(
         Bucket=BUCKET, Prefix=remote.data.removeprefix(f"s3://{BUCKET}/") + "/raw/")["Contents"]}
