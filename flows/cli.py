@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
@@ -164,6 +165,16 @@ def _prefect_for(settings: Any, debug: bool, what_stays: str = RUN_STAYS) -> Ite
         raise
 
 
+def _print_summary(summary: Any) -> None:
+    """The run's summary, and the command's own wall time: the run's seconds leave out starting
+    Prefect (and its local server), which on a busy machine can take far longer than the run."""
+    for line in summary.lines():
+        typer.echo(line)
+    wall = time.monotonic() - _command_started[0]
+    typer.echo(f"  wall time: {wall:.1f} s for the command (the run itself {summary.seconds:.1f} s; the rest is "
+               "start-up and shutdown, mostly Prefect's)")
+
+
 def _summary_of(flow_run: Any, debug: bool) -> Any:
     """The run's summary, or exit: 3 when another run holds the data folder, 1 when it failed."""
     try:
@@ -224,8 +235,7 @@ def run(
                                              max_bytes=settings.max_bytes if max_bytes else None,
                                              batch_size=batch_size, workers=workers, lock_wait_seconds=wait,
                                              run_timeout_seconds=timeout, catalog=catalog, dask=dask), debug)
-    for line in summary.lines():
-        typer.echo(line)
+    _print_summary(summary)
     _print_next_steps(summary.data, settings.catalog)
 
 
@@ -258,8 +268,7 @@ def rebuild(
 
         summary = _summary_of(lambda: rebuild_flow(data=data, workers=workers, lock_wait_seconds=wait,
                                                    run_timeout_seconds=timeout, catalog=catalog, dask=dask), debug)
-    for line in summary.lines():
-        typer.echo(line)
+    _print_summary(summary)
 
 
 @app.command()
@@ -523,6 +532,10 @@ def options(
     ] = False,
 ) -> None:
     """Ingest news text drops into Parquet and DuckDB."""
+    _command_started[0] = time.monotonic()
+
+
+_command_started = [time.monotonic()]  # set again when a command starts (an app may run several)
 
 
 def main() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,9 +35,14 @@ def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
     process = subprocess.Popen([sys.executable, "-m", "newsdrop", "run", "--sample", "--settle-seconds", "0"],
                                cwd=tmp_path, env={**env, "NEWSDROP_DATA": str(tmp_path / "wh")},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    started = time.monotonic()
     stdout, stderr = process.communicate(timeout=240)
+    waited = time.monotonic() - started
     result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr
+    # It says its own wall time beside the run's: all of the wait but the interpreter's start.
+    wall, run = map(float, re.findall(r"wall time: ([\d.]+) s for the command \(the run itself ([\d.]+) s", stdout)[0])
+    assert run <= wall <= waited, (run, wall, waited)
     assert left_behind(process.pid, tmp_path / "wh") == []
     samples = len(list(SAMPLE_INBOX.glob("*.txt")))
     assert f"{samples} seen, {samples} new" in result.stdout
