@@ -8,6 +8,7 @@ import codecs
 import gzip
 import hashlib
 import os
+import random
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 from conftest import DROPS
 from fuzz_reader import fuzz
-from helpers import counts, ingest, make_inbox, query
+from helpers import counts, ingest, make_inbox, query, rebuild
 
+from newsdrop.transforms.names import name_is_utf8, recorded_name
 from newsdrop.warehouse.batch import BatchSpec, Candidate, read_batch
 from newsdrop.warehouse.inbox import Listed, list_inbox
 from newsdrop.warehouse.layout import DataLayout
@@ -149,6 +151,49 @@ def test_hostile_file_names_work_end_to_end(tmp_path: Path) -> None:
     assert f"{len(names)} loaded" in result
     assert sorted(row[0] for row in query(data, "SELECT file_name FROM drops")) == sorted(names)
     assert not Path("pwned").exists() and not (inbox / "pwned").exists()
+
+
+def fuzzed_byte_names(count: int, seed: int) -> set[bytes]:
+    """File names as the file system holds them: any bytes but "/" and NUL, up to 255 of them,
+    half of them not UTF-8. No backslash: an escaped name could then equal another's."""
+    rng = random.Random(seed)
+    allowed = [byte for byte in range(1, 256) if byte not in b"/\\"]
+    names = {b"bad\xff.txt", b"\xed\xa0\x80 lone surrogate.txt", b"\xc0\xaf overlong.txt",
+             b"latin1 caf\xe9.txt", b"caf\xc3\xa9 utf8.txt", b"\xff" * 251 + b".txt"}
+    while len(names) < count:
+        if rng.random() < 0.5:
+            stem = bytes(rng.choice(allowed) for _ in range(rng.randint(1, 251)))
+        else:  # text in any script, as UTF-8
+            text = "".join(chr(rng.choice([rng.randint(0x20, 0x7E), rng.randint(0xA0, 0xD7FF),
+                                          rng.randint(0xE000, 0x10FFFF)])) for _ in range(rng.randint(1, 60)))
+            stem = text.replace("/", "").replace("\\", "").encode("utf-8")[:251]
+        if not stem.startswith(b"."):
+            names.add(stem + rng.choice([b".txt", b".TXT"]))
+    return names
+
+
+def test_fuzzed_byte_file_names_reject_only_the_names_that_are_not_utf8(tmp_path: Path) -> None:
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    inbox.mkdir()
+    names = fuzzed_byte_names(200, seed=7)
+    for name in names:
+        with open(os.fsencode(inbox) + b"/" + name, "wb") as handle:
+            handle.write(SAMPLE)
+    (inbox / "plain.txt").write_bytes(SAMPLE)
+    os_names = [os.fsdecode(name) for name in names]
+    utf8 = [*sorted(name for name in os_names if name_is_utf8(name)), "plain.txt"]
+    escaped = sorted(recorded_name(name) for name in os_names if not name_is_utf8(name))
+    assert len(escaped) > 50 and len(utf8) > 50
+
+    result = ingest(inbox, data)
+    assert f"{len(names) + 1} seen, {len(names) + 1} new, {len(utf8)} loaded, {len(escaped)} rejected" in result
+    assert sorted(row[0] for row in query(data, "SELECT file_name FROM drops")) == sorted(utf8)
+    assert query(data, "SELECT file_name, reason, raw_path <> '' FROM rejected_drops ORDER BY file_name") == [
+        (name, "name_not_utf8", True) for name in escaped]
+    assert "0 new" in ingest(inbox, data)  # recorded, so not taken again
+    rebuild(data)
+    assert query(data, "SELECT count(*) FROM rejected_drops WHERE reason = 'name_not_utf8'") == [(len(escaped),)]
+    assert query(data, "SELECT count(*) FROM drops") == [(len(utf8),)]
 
 
 def test_mass_bad_input_rejects_exactly_the_bad_half(tmp_path: Path) -> None:

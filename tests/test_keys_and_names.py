@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsdrop.transforms.keys import body_key, drop_id, headline_id, headline_key
-from newsdrop.transforms.names import DropName, is_drop_name, parse_drop_name
+from newsdrop.transforms.names import DropName, is_drop_name, name_is_utf8, parse_drop_name, recorded_name
 
 
 def test_headline_key_folds_what_readers_call_the_same() -> None:
@@ -76,3 +80,21 @@ def test_dash_table_is_unicode_dash_punctuation() -> None:
 
     every_dash = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Pd"}
     assert set(DASHES) | {"-"} == every_dash
+
+
+@given(st.binary(min_size=1, max_size=255))
+def test_a_name_of_any_bytes_is_recorded_as_utf8_text(raw: bytes) -> None:
+    os_name = raw.decode("utf-8", "surrogateescape")  # as os.listdir gives it on Linux
+    shown = recorded_name(os_name)
+    shown.encode("utf-8")  # what a table, a log line and a terminal can take
+    if name_is_utf8(os_name):
+        assert shown == os_name
+    else:
+        assert "\\x" in shown
+    if b"\\" not in raw:  # the escapes name the very bytes (a name with a backslash of its own can't say)
+        assert re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), shown.encode("utf-8")) == raw
+
+
+def test_recorded_name_escapes_exactly_the_bytes_that_are_not_utf8() -> None:
+    assert recorded_name(b"caf\xe9 \xff\xfe.txt".decode("utf-8", "surrogateescape")) == "caf\\xe9 \\xff\\xfe.txt"
+    assert recorded_name("café 新闻.txt") == "café 新闻.txt"

@@ -586,3 +586,21 @@ def test_a_too_large_drop_in_s3_is_kept_whole_and_rejected(remote: Remote, tmp_p
     # No temporary object is left (pyarrow leaves an empty "incoming/" marker when it deletes
     # the last object under it: that is no drop's bytes).
     assert [item["Key"] for item in leftovers.get("Contents", []) if item["Size"]] == []
+
+
+def test_odd_s3_keys_load_under_their_own_names(remote: Remote) -> None:
+    prefix = remote.inbox.removeprefix(f"s3://{BUCKET}/")
+    long_name = "長" * 330 + ".txt"  # 994 bytes: with the prefix, near S3's 1,024-byte limit
+    names = ["with space.txt", "100%.txt", "encoded%20not%2Fdecoded.txt", "plus+and&amp;=q?x#frag.txt",
+             "ünïcødé 新闻 خبر Ελλάδα 🗞.txt", "  leading and trailing  .txt", long_name]
+    assert len(f"{prefix}/{long_name}".encode()) <= 1024
+    client = s3_client(remote.env)
+    sample = (DROPS / "001_c780d2942f53d682.txt").read_bytes()
+    for name in names:
+        client.put_object(Bucket=BUCKET, Key=f"{prefix}/{name}", Body=sample)
+    result = remote.run()
+    assert result.returncode == 0, result.stderr
+    assert sorted(row[0] for row in remote.query("SELECT file_name FROM drops")) == sorted(names)
+    assert remote.query("SELECT count(*) FROM rejected_drops") == [(0,)]
+    again = remote.run()
+    assert again.returncode == 0 and f"{len(names)} seen, 0 new" in again.stdout, again.stdout + again.stderr

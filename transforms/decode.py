@@ -100,6 +100,7 @@ class RejectReason(StrEnum):
     # Decided by the storage layer (warehouse.batch), which never hands these bytes to decode():
     TOO_LARGE = "too_large"  # over the size limit, so never read whole
     UNREADABLE = "unreadable"  # the file could not be read (or its bytes were never kept)
+    NAME_NOT_UTF8 = "name_not_utf8"  # read and kept, but its name can't be recorded as it is
 
 
 @dataclass(frozen=True, slots=True)

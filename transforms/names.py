@@ -15,6 +15,24 @@ class DropName:
     name_id: str | None
 
 
+def recorded_name(os_name: str) -> str:
+    """The name a file is recorded and shown under. A name the OS gives with bytes that are not
+    UTF-8 (Python holds them as lone surrogates, which no table or terminal takes) shows those
+    bytes escaped as backslash-x: b"caf\\xe9.txt" becomes "caf\\xe9.txt". Any other name is
+    itself."""
+    if name_is_utf8(os_name):
+        return os_name
+    return os_name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def name_is_utf8(os_name: str) -> bool:
+    try:
+        os_name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_drop_name(name: str) -> bool:
     lowered = name.lower()
     if name.startswith(".") or lowered.endswith(_IN_PROGRESS_SUFFIXES):

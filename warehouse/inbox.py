@@ -13,16 +13,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsdrop.errors import NewsdropError
-from newsdrop.transforms.names import is_drop_name
+from newsdrop.transforms.names import is_drop_name, name_is_utf8, recorded_name
 from newsdrop.warehouse.schema import SkipReason
 from newsdrop.warehouse.storage import check_bucket, is_s3, list_objects
 
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    name: str
+    name: str  # as recorded and shown: transforms.names.recorded_name
     size_bytes: int
     mtime_ns: int
+    # A name that is not UTF-8 is recorded escaped, and the file rejected (but kept): this is the
+    # name to open it by (None: `name` is), and rebuild sets the flag from the ledger's reason.
+    os_name: str | None = None
+    name_not_utf8: bool = False
+
+    @property
+    def path_name(self) -> str:
+        return self.os_name or self.name
 
 
 @dataclass
@@ -30,6 +38,12 @@ class Listing:
     drops: list[Listed] = field(default_factory=list)
     settling: list[str] = field(default_factory=list)  # still being written: left for the next run
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason): not followed
+
+
+def listed_entry(os_name: str, size_bytes: int, mtime_ns: int) -> Listed:
+    if name_is_utf8(os_name):
+        return Listed(os_name, size_bytes, mtime_ns)
+    return Listed(recorded_name(os_name), size_bytes, mtime_ns, os_name=os_name, name_not_utf8=True)
 
 
 def check_inbox(inbox: str) -> None:
@@ -71,7 +85,7 @@ def list_folder(inbox: Path, settle_seconds: float, sleep: Callable[[float], Non
             if entry.is_symlink():
                 target = Path(os.path.realpath(entry.path))
                 if target.parent != inbox_real:
-                    listing.refused.append((entry.name, SkipReason.SYMLINK_OUTSIDE_INBOX))
+                    listing.refused.append((recorded_name(entry.name), SkipReason.SYMLINK_OUTSIDE_INBOX))
                     continue
             try:
                 stat = entry.stat()
@@ -79,13 +93,13 @@ def list_folder(inbox: Path, settle_seconds: float, sleep: Callable[[float], Non
                 continue  # gone between listing and stat: nothing to do
             if not entry.is_file():
                 continue
-            listed = Listed(entry.name, stat.st_size, stat.st_mtime_ns)
+            listed = listed_entry(entry.name, stat.st_size, stat.st_mtime_ns)
             (recent if now_ns - stat.st_mtime_ns < settle_ns else listing.drops).append(listed)
     if recent:
         sleep(settle_seconds)
         for listed in recent:
             try:
-                stat = (inbox / listed.name).stat()
+                stat = (inbox / listed.path_name).stat()
             except FileNotFoundError:
                 continue
             if (stat.st_size, stat.st_mtime_ns) == (listed.size_bytes, listed.mtime_ns):

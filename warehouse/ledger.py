@@ -32,6 +32,7 @@ class KeptVersion:
     run_id: str
     part: int
     ingested_at: datetime
+    reason: str | None
 
 
 def versions_table(spec: BatchSpec, versions: Iterable[FileVersion]) -> pa.Table:
@@ -76,7 +77,8 @@ class Ledger:
         # A version rejected as too large and taken again once the limit was raised is one
         # drop: the later, loaded entry stands for it.
         cursor = self.con.execute(
-            f"SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_at FROM {FILE_VERSIONS_TABLE} v"
+            "SELECT file_name, size_bytes, mtime_ns, sha256, run_id, part, ingested_at, reason"
+            f" FROM {FILE_VERSIONS_TABLE} v"
             " WHERE outcome <> ? AND NOT (coalesce(reason, '') = ? AND EXISTS ("
             f"  SELECT 1 FROM {FILE_VERSIONS_TABLE} w WHERE w.file_name = v.file_name AND w.sha256 = v.sha256"
             "   AND w.outcome = ?))"

@@ -5,10 +5,6 @@ drop_id and ingested_at stay what they were. The tables are replaced in one
 transaction; then the older snapshots are expired and their files deleted, so
 that each table's folder holds exactly the new rows (time travel to before the
 rebuild is gone: the summary says so).
-
-A data folder of the layout before DuckLake (a SQLite ledger) is converted the
-same way, from its ledger and its kept raw bytes; its old files are removed only
-after the rebuild has committed.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ from datetime import datetime
 
 import duckdb
 
+from newsdrop.transforms.decode import RejectReason
 from newsdrop.warehouse.batch import BatchSpec, Candidate
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
@@ -35,7 +32,9 @@ def plan_rebuild(layout: DataLayout, kept: Iterable[KeptVersion], rebuild_run_id
     for version in kept:
         key = (version.run_id, version.part)
         ingested[key] = version.ingested_at
-        listed = Listed(version.file_name, version.size_bytes, version.mtime_ns)
+        # A name that was not UTF-8 is known only as recorded (escaped): the ledger's reason says so.
+        listed = Listed(version.file_name, version.size_bytes, version.mtime_ns,
+                        name_not_utf8=version.reason == RejectReason.NAME_NOT_UTF8)
         groups[key].append(Candidate(listed, source=layout.raw_location(version.sha256)))
     return [(BatchSpec(run_id, ingested[(run_id, part)], part, rebuild_run_id), candidates)
             for (run_id, part), candidates in sorted(groups.items())]
