@@ -110,8 +110,9 @@ def status_lines(report: dict[str, Any]) -> list[str]:
 
 def check_ready(settings: Settings, inbox_needed: bool) -> None:
     """What a run needs that can be checked before it starts (and before Prefect does): the
-    bucket, the inbox, a data folder in today's layout, the Dask scheduler, and, when the run
-    would not wait for it, a free run lock (else RunInProgress)."""
+    bucket, the inbox (apart from the data folder), a data folder that is new, empty or a
+    warehouse of today's layout, the Dask scheduler, and, when the run would not wait for it,
+    a free run lock (else RunInProgress)."""
     from newsdrop.warehouse.lock import refuse_if_busy
 
     layout = data_layout(settings)
@@ -121,7 +122,7 @@ def check_ready(settings: Settings, inbox_needed: bool) -> None:
         check_bucket(layout.url)
     if inbox_needed:
         require_inbox(settings)
-    layout.refuse_legacy()
+    layout.refuse_unfit()
     if settings.dask:
         from newsdrop.readers import dask_threads
 

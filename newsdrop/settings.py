@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     """The folder (or s3:// URL) drops arrive in; read-only to newsdrop. No default: `newsdrop run
     --sample` takes in the bundled sample."""
     data: Folder = "data"
-    """The warehouse: a folder (catalog.sqlite, lake/, raw/), or an s3:// URL for lake/ and raw/
-    (which needs a PostgreSQL catalog)."""
+    """The warehouse: a folder (catalog.sqlite, lake/, raw/), new or empty the first time and
+    apart from the inbox, or an s3:// URL for lake/ and raw/ (which needs a PostgreSQL catalog)."""
     catalog: Catalog = "sqlite"
     """The DuckLake catalog: sqlite (DATA/catalog.sqlite), or "postgres:dbname=.. host=.. user=.."
     (the password from PGPASSWORD or ~/.pgpass)."""
@@ -227,6 +227,7 @@ def require_inbox(settings: Settings) -> str:
                             "`newsdrop run --sample` takes in the bundled sample drops")
     try:
         check_inbox(settings.inbox)
+        data_layout(settings).refuse_overlap(settings.inbox)
     except NewsdropError as error:
         raise SettingsError(str(error)) from None
     return settings.inbox

@@ -192,6 +192,65 @@ def test_a_data_folder_of_the_layout_before_ducklake_is_refused_in_one_line(tmp_
     assert sorted(legacy.rglob("*")) == before
 
 
+# -- where the data goes -----------------------------------------------------------
+
+WRONG_DATA = {
+    "a file": ("afile", "the data folder {data} is a file: give --data a folder (a new or empty one, "
+                        "or a newsdrop warehouse)"),
+    "another program's folder": ("other", "the data folder {data} holds files that are not newsdrop's "
+                                          "('notes.md' and 1 more): give --data a new or empty folder, or a "
+                                          "newsdrop warehouse"),
+    "the inbox itself": ("inbox", "the inbox {inbox} and the data folder {data} are the same folder: give --inbox "
+                                  "and --data folders apart (e.g. news/inbox and news/data)"),
+    "inside the inbox": ("inbox/data", "the inbox {inbox} and the data folder {data} overlap (the data folder is "
+                                       "inside the inbox): give --inbox and --data folders apart (e.g. news/inbox "
+                                       "and news/data)"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG_DATA))
+def test_a_data_folder_that_is_not_one_is_refused_in_one_line_with_nothing_written(case: str,
+                                                                                   tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", DROPS)
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "other" / "sub").mkdir(parents=True)
+    (tmp_path / "other" / "notes.md").write_text("another program's files")
+    name, message = WRONG_DATA[case]
+    data = tmp_path / name
+    expected = "newsdrop: " + message.format(data=data, inbox=inbox)
+    before = sorted((path, path.stat().st_mtime_ns) for path in tmp_path.rglob("*"))
+    result = newsdrop("run", "--inbox", str(inbox), "--data", str(data), "--settle-seconds", "0")
+    assert (result.exit_code, result.output.strip()) == (1, expected), result.output
+    with pytest.raises(NewsdropError) as raised:
+        api.ingest(inbox, data, settle_seconds=0)
+    assert str(raised.value) == expected.removeprefix("newsdrop: ")
+    if "inbox" not in message:
+        result = newsdrop("rebuild", "--data", str(data))
+        assert (result.exit_code, result.output.strip()) == (1, expected), result.output
+    assert sorted((path, path.stat().st_mtime_ns) for path in tmp_path.rglob("*")) == before
+
+
+def test_the_inbox_inside_the_data_folder_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    api.ingest(make_inbox(tmp_path / "inbox", DROPS), data, settle_seconds=0)
+    inbox = make_inbox(data / "inbox", DROPS)
+    with pytest.raises(NewsdropError, match=r"overlap \(the inbox is inside the data folder\)"):
+        api.ingest(inbox, data, settle_seconds=0)
+
+
+def test_a_warehouse_with_a_file_of_its_owner_beside_it_and_a_first_run_cut_short_are_data_folders(
+        tmp_path: Path) -> None:
+    inbox = make_inbox(tmp_path / "inbox", DROPS)
+    warehouse, cut_short = tmp_path / "warehouse", tmp_path / "cut-short"
+    api.ingest(inbox, warehouse, settle_seconds=0)
+    (warehouse / "README.txt").write_text("the newsroom's notes on this warehouse")
+    (cut_short / "lake").mkdir(parents=True)
+    (cut_short / "raw").mkdir()
+    (inbox / "new.txt").write_bytes((DROPS / "001_c780d2942f53d682.txt").read_bytes())
+    assert api.ingest(inbox, warehouse, settle_seconds=0).drops_loaded == 1
+    assert api.ingest(inbox, cut_short, settle_seconds=0).drops_loaded > 1
+
+
 # -- the read-only connection ------------------------------------------------------
 
 

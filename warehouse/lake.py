@@ -219,7 +219,7 @@ def connect_read_only(layout: DataLayout, snapshot: int | None = None) -> duckdb
 
     It can read the lake and nothing else: no file outside it, no writes anywhere."""
     if not layout.exists():
-        layout.refuse_legacy()
+        layout.refuse_unfit()
         raise NewsdropError(f"no warehouse at {layout.root}: run `newsdrop run --inbox INBOX --data "
                             f"{layout.root}` first")
     if layout.remote:

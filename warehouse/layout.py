@@ -28,6 +28,11 @@ def raw_relative(sha256: str) -> str:
     return f"raw/{sha256[:2]}/{sha256}"
 
 
+def _inside(location: str, folder: str) -> bool:
+    """A path or URL below a folder's (both absolute, no trailing slash)."""
+    return location.startswith(folder.rstrip("/") + "/")
+
+
 def local_cache() -> Path:
     """newsdrop's per-user cache (XDG_CACHE_HOME honoured)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdrop"
@@ -139,7 +144,48 @@ class DataLayout:
         when PREFECT_API_URL is not set."""
         return self.state / "prefect"
 
-    def refuse_legacy(self) -> None:
+    def refuse_unfit(self) -> None:
+        """DATA is absent, an empty folder, or a warehouse of this layout; anything else is
+        refused before anything is written there: a file, another program's folder (a run would
+        scatter the warehouse among its files), a warehouse of newsdrop before DuckLake."""
+        if self.remote:
+            return
+        if self.root.exists() and not self.root.is_dir():
+            raise NewsdropError(f"the data folder {self.root} is a file: give --data a folder "
+                                "(a new or empty one, or a newsdrop warehouse)")
+        self._refuse_legacy()
+        try:
+            entries = {entry.name for entry in os.scandir(self.root)}
+        except FileNotFoundError:
+            return
+        # A run makes _state before it writes anything else, and the SQLite catalog with the
+        # lake: either names a warehouse. A first run killed early may leave only empty folders.
+        if entries & {self.state.name, self.catalog.name}:
+            return
+        foreign = sorted(entries - {self.lake.name, self.raw.name})
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise NewsdropError(f"the data folder {self.root} holds files that are not newsdrop's "
+                                f"({foreign[0]!r}{more}): give --data a new or empty folder, or a newsdrop warehouse")
+
+    def refuse_overlap(self, inbox: str) -> None:
+        """The inbox and DATA are apart: newsdrop reads the one and writes the other, and a
+        folder inside the other would be read as drops or written among them."""
+        if is_s3(inbox) != self.remote:
+            return
+        inbox_url = inbox.rstrip("/") if self.remote else str(Path(inbox).resolve())
+        if inbox_url == self.url:
+            relation = "are the same folder"
+        elif _inside(self.url, inbox_url):
+            relation = "overlap (the data folder is inside the inbox)"
+        elif _inside(inbox_url, self.url):
+            relation = "overlap (the inbox is inside the data folder)"
+        else:
+            return
+        raise NewsdropError(f"the inbox {inbox_url} and the data folder {self.url} {relation}: "
+                            "give --inbox and --data folders apart (e.g. news/inbox and news/data)")
+
+    def _refuse_legacy(self) -> None:
         """A folder of the layout before DuckLake (its SQLite ledger) is not read: a run there
         would start an empty lake beside it."""
         if (self.state / "ledger.sqlite3").exists():

@@ -53,7 +53,7 @@ class Run:
 @contextlib.contextmanager
 def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
     """Hold the warehouse's run lock and open the lake; a run that raises is recorded as failed."""
-    layout.refuse_legacy()
+    layout.refuse_unfit()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)
