@@ -99,7 +99,8 @@ def test_ftfy_other_fixes_stay_off() -> None:
 
 def test_reject_reasons_are_the_stored_strings() -> None:
     # rejected_drops.reason holds these values; renaming one breaks stored data and queries.
-    assert {reason.value for reason in RejectReason} == {"empty", "undecodable", "binary", "too_large", "unreadable"}
+    assert {reason.value for reason in RejectReason} == {"empty", "undecodable", "binary", "too_large", "unreadable",
+                                                         "name_not_utf8"}
     outcome = decode(b"")
     assert isinstance(outcome, Rejected)
     assert outcome.reason is RejectReason.EMPTY
