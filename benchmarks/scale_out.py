@@ -8,7 +8,7 @@
     python benchmarks/scale_out.py --count 10000 [--rounds 1] [--json results/scale_10000.json]
 
 It starts the servers of tests/servers.py on 127.0.0.1 (or uses those named by
-NEWSDROP_TEST_PG, AWS_ENDPOINT_URL and NEWSDROP_TEST_DASK), uploads the inbox to S3
+TEST_SERVERS_PG, AWS_ENDPOINT_URL and TEST_SERVERS_DASK), uploads the inbox to S3
 first (not timed), and times `newsdrop run` cold, Prefect's start included. Peak RSS is
 the largest single process of the run (the run and its reader processes) and, with
 Dask, of the Dask workers. moto is a single Python process: its latency per request
@@ -88,7 +88,7 @@ def new_database(env: dict[str, str]) -> str:
     import psycopg
 
     name = f"bench_{secrets.token_hex(4)}"
-    with psycopg.connect(f"dbname=postgres {env['NEWSDROP_TEST_PG']}", autocommit=True) as admin:
+    with psycopg.connect(f"dbname=postgres {env['TEST_SERVERS_PG']}", autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     return name
 
@@ -106,15 +106,15 @@ def run_config(config: str, inbox: Path, s3_inbox: str, work: Path, env: dict[st
     if config == "embedded":
         command += ["--inbox", str(inbox), "--data", str(work / "embedded")]
     else:
-        catalog = f"postgres:dbname={new_database(env)} {env['NEWSDROP_TEST_PG']}"
+        catalog = f"postgres:dbname={new_database(env)} {env['TEST_SERVERS_PG']}"
         command += ["--catalog", catalog]
         if config == "pg":
             command += ["--inbox", str(inbox), "--data", str(work / "pg")]
         else:
             command += ["--inbox", s3_inbox, "--data", f"s3://{real_servers.BUCKET}/bench-{secrets.token_hex(4)}"]
         if config.endswith("+dask"):
-            command += ["--dask", env["NEWSDROP_TEST_DASK"]]
-            others = dask_worker_pids(env["NEWSDROP_TEST_DASK"])
+            command += ["--dask", env["TEST_SERVERS_DASK"]]
+            others = dask_worker_pids(env["TEST_SERVERS_DASK"])
     servers_before = server_cpu_seconds(env)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -142,7 +142,7 @@ def server_cpu_seconds(env: dict[str, str]) -> dict[str, float]:
             return float(times.user + times.system + times.children_user + times.children_system)
         return 0.0
 
-    moto = psutil.Process(int(env["NEWSDROP_TEST_S3_PID"])) if env.get("NEWSDROP_TEST_S3_PID") else None
+    moto = psutil.Process(int(env["TEST_SERVERS_S3_PID"])) if env.get("TEST_SERVERS_S3_PID") else None
     postmaster = [p for p in psutil.process_iter(["name", "cmdline"])
                   if p.info["name"] == "postgres" and "-D" in (p.info["cmdline"] or [])]
     live_backends = [child for p in postmaster for child in p.children(recursive=True)]
@@ -166,7 +166,7 @@ def main() -> None:
     started: dict[str, str] = {}
     prefect_server: subprocess.Popen[bytes] | None = None
     try:
-        if not os.environ.get("NEWSDROP_TEST_PG"):
+        if not os.environ.get("TEST_SERVERS_PG"):
             folder = work / "servers"
             folder.mkdir()
             started = real_servers.start_postgres(folder)

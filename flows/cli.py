@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
@@ -29,12 +30,38 @@ from typing import Annotated, Any
 
 import typer
 
-from newsdrop.settings import Settings, env_of, help_of, option_of
+from newsdrop.settings import Settings, UnknownVariable, env_of, help_of, option_of
 
 EXIT_FAILED = 1
 EXIT_BUSY = 3
 
+class _PlainHelp:
+    """--help shows a type only for options that take a value (typer shows `<bool>` for every
+    flag, as if it took one), and a required argument as usage lines name one: QUERY, not
+    typer's {QUERY} (braces name a choice)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)  # type: ignore[misc]
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece for piece in pieces]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_PlainHelp, typer.core.TyperCommand):
+    pass
+
+
+class _Group(_PlainHelp, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Ingest news text drops into a DuckLake warehouse (Parquet + a SQLite catalog).\n\n"
     f"Settings also come from NEWSDROP_* environment variables ({', '.join(map(env_of, Settings.model_fields))}) "
     "and a newsdrop.toml file; an option wins over both. README.md, \"Settings\", lists them all.",
@@ -184,7 +211,7 @@ def _summary_of(flow_run: Any, debug: bool) -> Any:
         raise  # unreachable: _fail exits
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     inbox: InboxOption = None,
     data: DataOption = None,
@@ -239,7 +266,7 @@ def run(
     _print_next_steps(summary.data, settings.catalog)
 
 
-@app.command()
+@app.command(cls=_Command)
 def rebuild(
     data: DataOption = None,
     catalog: CatalogOption = None,
@@ -271,7 +298,7 @@ def rebuild(
     _print_summary(summary)
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     inbox: InboxOption = None,
     data: DataOption = None,
@@ -344,7 +371,7 @@ def serve(
     raise typer.Exit(EXIT_CODE[ended.signal])
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(
     data: DataOption = None,
     inbox: InboxOption = None,
@@ -380,9 +407,10 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-@app.command()
+@app.command(cls=_Command)
 def sql(
-    query: Annotated[str, typer.Argument(help="The SQL to run, e.g. \"SELECT count(*) FROM articles\".")],
+    query: Annotated[str, typer.Argument(metavar="QUERY",
+                                         help="The SQL to run, e.g. \"SELECT count(*) FROM articles\".")],
     data: DataOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
     at: AtOption = None,
@@ -470,22 +498,35 @@ def _print_next_steps(data: str, catalog: str) -> None:
                'pip install "newsdrop[shell]"; docs/warehouse.md lists the tables)')
 
 
-@app.command()
-def shell(data: DataOption = None, at: AtOption = None, catalog: CatalogOption = None) -> None:
+@app.command(cls=_Command)
+def shell(
+    data: DataOption = None,
+    at: AtOption = None,
+    catalog: CatalogOption = None,
+    print_sql: Annotated[bool, typer.Option(
+        "--print-sql", help="Print the statements that open the warehouse in any DuckDB client of this version "
+        "on this machine (DBeaver, Python, R), instead of opening the shell.")] = False,
+) -> None:
     """Open the DuckDB shell on the warehouse, read-only, tables and views by plain name.
 
-    Needs the DuckDB command line: pip install "newsdrop[shell]".
+    Needs the DuckDB command line: pip install "newsdrop\\[shell]".
 
     Examples:
 
         newsdrop shell --data /srv/newsdrop
 
         newsdrop shell --data /srv/newsdrop --at 20261126T120000Z-a1b2c3
+
+        newsdrop shell --data /srv/newsdrop --print-sql
     """
-    from newsdrop.api import shell_command
+    from newsdrop.api import client_setup, shell_command
     from newsdrop.errors import NewsdropError
 
     try:
+        if print_sql:
+            for statement in client_setup(data, at=at, catalog=catalog):
+                typer.echo(f"{statement};")
+            return
         command = shell_command(data, at=at, catalog=catalog)
     except NewsdropError as error:
         _fail(error, debug=False)
@@ -493,7 +534,7 @@ def shell(data: DataOption = None, at: AtOption = None, catalog: CatalogOption =
     os.execv(command[0], command)
 
 
-@app.command()
+@app.command(cls=_Command)
 def vacuum(
     data: DataOption = None,
     catalog: CatalogOption = None,
@@ -533,6 +574,19 @@ def options(
 ) -> None:
     """Ingest news text drops into Parquet and DuckDB."""
     _command_started[0] = time.monotonic()
+    warnings.showwarning = _show_warning
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """newsdrop's own warnings are one line, as its errors are; others as Python shows them."""
+    if issubclass(category, UnknownVariable):
+        typer.echo(f"newsdrop: warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 _command_started = [time.monotonic()]  # set again when a command starts (an app may run several)

@@ -24,6 +24,7 @@ import json
 import signal
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -42,6 +43,7 @@ from prefect.deployments.runner import EntrypointType  # type: ignore[attr-defin
 from prefect.runner import Runner
 
 from newsdrop.flows.ingest import ingest
+from newsdrop.settings import UnknownVariable
 
 DEPLOYMENT = "newsdrop-scheduled"
 PREFETCH_SECONDS = 1
@@ -112,6 +114,7 @@ def main() -> None:
     # Until the runner takes SIGTERM over: a stop while Prefect loads ends this quietly.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only serve's SIGTERM stops the scheduler
+    warnings.simplefilter("ignore", UnknownVariable)  # serve has said it, once
     order = json.loads(sys.argv[1])
     serve_ingest(order["parameters"], every=order["every"], cron=order["cron"])
 

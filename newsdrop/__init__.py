@@ -7,6 +7,7 @@ The Python API (docs/python-api.md):
     summary = newsdrop.rebuild(data)
     info    = newsdrop.status(data)               # the same facts as `newsdrop status --json`
     con     = newsdrop.connect(data)              # read-only DuckDB connection
+    setup   = newsdrop.client_setup(data)         # the SQL that opens it in any DuckDB client
     df      = newsdrop.query(data, "SELECT ...")  # a pandas DataFrame
 
 The code lives in three rooms: newsdrop.transforms (the reading rules),
@@ -15,7 +16,7 @@ newsdrop.warehouse (storage) and newsdrop.flows (Prefect and the CLI).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from newsdrop.api import connect, ingest, query, rebuild, status, vacuum
+from newsdrop.api import client_setup, connect, ingest, query, rebuild, status, vacuum
 from newsdrop.errors import NewsdropError, QualityCheckFailed, RunFailed, RunInProgress
 from newsdrop.summary import RunSummary
 
@@ -31,6 +32,7 @@ __all__ = [
     "RunInProgress",
     "RunSummary",
     "__version__",
+    "client_setup",
     "connect",
     "ingest",
     "query",

@@ -168,6 +168,19 @@ def shell_command(data: PathLike | None = None, *, at: str | None = None, catalo
     return command_for(layout, run_snapshot(layout, at) if at else None)
 
 
+def client_setup(data: PathLike | None = None, *, at: str | None = None, catalog: str | None = None) -> list[str]:
+    """The statements that open the warehouse read-only in any DuckDB client of this version
+    on this machine (`newsdrop shell --print-sql`): LOAD of the installed extensions by path,
+    nothing downloaded; the S3 secret for data in S3; ATTACH and USE."""
+    from newsdrop.warehouse.lake import client_setup as setup_for
+    from newsdrop.warehouse.lake import connect_read_only, run_snapshot
+
+    layout = data_layout(load_settings(data=data, catalog=catalog))
+    if not layout.exists():
+        connect_read_only(layout)  # raises the one-line error that says what to do
+    return setup_for(layout, run_snapshot(layout, at) if at else None)
+
+
 def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
           at: str | None = None, catalog: str | None = None) -> pandas.DataFrame:
     """Run one query on the warehouse and return a pandas DataFrame. Like `newsdrop sql`, it

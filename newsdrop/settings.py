@@ -14,9 +14,12 @@ what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
+import warnings
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.catalog import parse_catalog
+from newsdrop.warehouse.faults import FAULT_ENV
 from newsdrop.warehouse.inbox import check_inbox
 from newsdrop.warehouse.layout import DataLayout
 
@@ -36,6 +40,12 @@ ENV_PREFIX = "NEWSDROP_"
 
 class SettingsError(NewsdropError):
     """A setting is missing or out of range: the message names it, its source and what is allowed."""
+
+
+class UnknownVariable(UserWarning):
+    """A NEWSDROP_* environment variable that names no setting (a misspelling, most likely): it
+    is ignored, and said so once (a toml file's unknown key is an error; a variable may be set
+    for other programs too)."""
 
 
 def config_file() -> Path:
@@ -206,8 +216,39 @@ def _describe(error: ValidationError, given: dict[str, Any]) -> str:
     return f"{name} = {value!r} ({_source(name, given)}) is not allowed: {ALLOWED.get(name, first['msg'])}"
 
 
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """What to say of each NEWSDROP_* variable that is no setting: its name and the nearest one's."""
+    variables = [env_of(name) for name in Settings.model_fields] + ["NEWSDROP_CONFIG"]
+    said = []
+    for variable in sorted(environ):
+        # pydantic-settings reads variables in any case: so does this check.
+        upper = variable.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in {*variables, FAULT_ENV}:
+            nearest = _nearest(upper.removeprefix(ENV_PREFIX), [name.removeprefix(ENV_PREFIX) for name in variables])
+            hint = (f"did you mean {ENV_PREFIX}{nearest}?" if nearest
+                    else f"the variables are {', '.join(variables)}")
+            said.append(f"{variable} is not a newsdrop setting and is ignored: {hint}")
+    return said
+
+
+def _nearest(word: str, names: list[str]) -> str | None:
+    """The name a misspelt or shortened one meant (MAX_BYTE, BATCHSIZE, TIMEOUT, DATA_DIR), if any."""
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    overlapping = [name for name in names if word in name or name in word]
+    return overlapping[0] if len(overlapping) == 1 else None
+
+
+_said: set[str] = set()  # a process says each once, not once per command or API call
+
+
 def load_settings(**overrides: object) -> Settings:
     """Settings with the given non-None overrides (command-line options, API arguments) on top."""
+    for message in unknown_variables(os.environ):
+        if message not in _said:
+            _said.add(message)
+            warnings.warn(message, UnknownVariable, stacklevel=2)
     given = {key: value for key, value in overrides.items() if value is not None}
     explicit = "NEWSDROP_CONFIG" in os.environ
     if explicit and not config_file().is_file():

@@ -67,7 +67,7 @@ def servers() -> Iterator[dict[str, str]]:
 
     import servers as real_servers
 
-    wanted = ("NEWSDROP_TEST_PG", "NEWSDROP_TEST_S3_PORT", "NEWSDROP_TEST_DASK")
+    wanted = ("TEST_SERVERS_PG", "TEST_SERVERS_S3_PORT", "TEST_SERVERS_DASK")
     if all(os.environ.get(name) for name in wanted):
         yield {key: value for key, value in os.environ.items()}
         return

@@ -70,7 +70,7 @@ def start_postgres(folder: Path) -> dict[str, str]:
     psql = ["psql", "-h", str(cluster), "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"]
     subprocess.run([*psql, f"ALTER USER postgres PASSWORD '{PG_PASSWORD}'"], check=True, capture_output=True)
     subprocess.run([*psql, "CREATE DATABASE news"], check=True, capture_output=True)
-    return {"NEWSDROP_TEST_PG": f"host=127.0.0.1 port={port} user=postgres", "NEWSDROP_TEST_PG_DIR": str(cluster),
+    return {"TEST_SERVERS_PG": f"host=127.0.0.1 port={port} user=postgres", "TEST_SERVERS_PG_DIR": str(cluster),
             "PGPASSWORD": PG_PASSWORD}
 
 
@@ -107,7 +107,7 @@ def start_s3(folder: Path, port: int | None = None) -> dict[str, str]:
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     if BUCKET not in existing:
         client.create_bucket(Bucket=BUCKET)
-    return {**env, "NEWSDROP_TEST_S3_PID": str(pid), "NEWSDROP_TEST_S3_PORT": str(port)}
+    return {**env, "TEST_SERVERS_S3_PID": str(pid), "TEST_SERVERS_S3_PORT": str(port)}
 
 
 DASK_SCRIPT = """
@@ -141,7 +141,7 @@ def start_dask(folder: Path, env: dict[str, str]) -> dict[str, str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the Dask workers did not start")
             time.sleep(0.2)
-    return {"NEWSDROP_TEST_DASK": address, "NEWSDROP_TEST_DASK_PID": str(pid)}
+    return {"TEST_SERVERS_DASK": address, "TEST_SERVERS_DASK_PID": str(pid)}
 
 
 def kill_group(pid: str | None) -> None:
@@ -159,10 +159,10 @@ def start_all(folder: Path) -> dict[str, str]:
 
 
 def stop_all(env: dict[str, str]) -> None:
-    kill_group(env.get("NEWSDROP_TEST_DASK_PID"))
-    kill_group(env.get("NEWSDROP_TEST_S3_PID"))
-    if env.get("NEWSDROP_TEST_PG_DIR"):
-        stop_postgres(env["NEWSDROP_TEST_PG_DIR"])
+    kill_group(env.get("TEST_SERVERS_DASK_PID"))
+    kill_group(env.get("TEST_SERVERS_S3_PID"))
+    if env.get("TEST_SERVERS_PG_DIR"):
+        stop_postgres(env["TEST_SERVERS_PG_DIR"])
 
 
 def proxy(listen_port: int, target_port: int) -> None:

@@ -24,10 +24,6 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 TEXT = DOC.read_text(encoding="utf-8")
 SQL_BLOCKS = re.findall(r"```sql\n(.*?)```", TEXT, flags=re.DOTALL)
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, flags=re.DOTALL)
-ATTACH_LINES = ("INSTALL ducklake; INSTALL sqlite;\n"
-                "ATTACH 'ducklake:sqlite:DATA/catalog.sqlite' AS news (READ_ONLY); USE news;")
-# Nothing is downloaded here: the extensions come from their wheels.
-OFFLINE_INSTALL = "; ".join(f"LOAD '{extension_path(name)}'" for name in ("ducklake", "sqlite_scanner")) + ";"
 
 
 def documented_columns() -> dict[str, list[tuple[str, str]]]:
@@ -40,10 +36,6 @@ def documented_columns() -> dict[str, list[tuple[str, str]]]:
         if rows:
             found[name.strip()] = [(column, kind.strip()) for column, kind in rows]
     return found
-
-
-def offline(code: str) -> str:
-    return code.replace("INSTALL ducklake; INSTALL sqlite;", OFFLINE_INSTALL)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +59,8 @@ def in_data_parent(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_docs_have_examples() -> None:
     assert len(SQL_BLOCKS) >= 5
     assert len(PYTHON_BLOCKS) >= 6
-    assert ATTACH_LINES in TEXT
+    assert "newsdrop shell --data DATA --print-sql" in TEXT
+    assert "INSTALL" not in TEXT  # a download, which fails offline
 
 
 @pytest.mark.parametrize("sql", SQL_BLOCKS, ids=[f"example-{n}" for n in range(len(SQL_BLOCKS))])
@@ -79,12 +72,17 @@ def test_every_documented_query_runs(warehouse: Path, sql: str) -> None:
 
 @pytest.mark.parametrize("code", PYTHON_BLOCKS, ids=[f"python-{n}" for n in range(len(PYTHON_BLOCKS))])
 def test_every_documented_python_example_runs(in_data_parent: Path, code: str) -> None:
-    exec(compile(offline(code), str(DOC), "exec"), {})  # the docs' own examples
+    exec(compile(code, str(DOC), "exec"), {})  # the docs' own examples
 
 
-def test_the_two_attach_lines_work_in_a_plain_duckdb_client(in_data_parent: Path) -> None:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False})
-    con.execute(offline(ATTACH_LINES))
+def test_the_printed_statements_work_in_a_plain_duckdb_client(in_data_parent: Path) -> None:
+    result = newsdrop("shell", "--data", "DATA", "--print-sql")
+    assert result.exit_code == 0, result.output
+    assert [line.split(" ")[0] for line in result.output.splitlines()] == ["LOAD", "LOAD", "ATTACH", "USE"]
+    assert {line.split("'")[1] for line in result.output.splitlines()[:2]} == {
+        str(extension_path(name)) for name in ("ducklake", "sqlite_scanner")}
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute(result.output)
     assert con.execute("SELECT count(*) FROM drops").fetchone() == (35,)
     with api.connect(in_data_parent) as ours:
         everything = "FROM headlines ORDER BY ALL"

@@ -61,3 +61,21 @@ def test_the_architecture_page_names_only_what_exists_and_every_module() -> None
     assert code - documented == set(), "modules without a row in docs/architecture.md"
     (settings_line,) = re.findall(r"Settings a run takes: (.*?)\.\n\n", page, re.DOTALL)
     assert re.findall(r"`(\w+)`", settings_line) == list(Settings.model_fields)
+
+
+COMMANDS = ("run", "rebuild", "serve", "status", "sql", "shell", "vacuum")
+
+
+def test_the_help_reads_as_written() -> None:
+    """No markup eats a word, no flag shows a type it does not take, usage names arguments plainly."""
+    results = {command: newsdrop(command, "--help") for command in COMMANDS}
+    results["newsdrop"] = newsdrop("--help")
+    assert {command: result.exit_code for command, result in results.items()} == dict.fromkeys(results, 0)
+    texts = {command: result.output for command, result in results.items()}
+    for command, text in texts.items():
+        assert "<bool>" not in text, command
+        assert "{" not in text.split("Usage:")[1].splitlines()[0], command
+    assert 'pip install "newsdrop[shell]"' in texts["shell"]
+    assert " sql [OPTIONS] QUERY " in texts["sql"]
+    assert "--sample" in texts["run"] and "--max-bytes" in texts["run"] and "--batch-size" in texts["run"]
+    assert "--wait" in texts["rebuild"]

@@ -109,7 +109,7 @@ def create_database(env: dict[str, str]) -> str:
     import psycopg
 
     name = f"t_{secrets.token_hex(4)}"
-    with psycopg.connect(f"dbname=postgres {env['NEWSDROP_TEST_PG']}", autocommit=True) as admin:
+    with psycopg.connect(f"dbname=postgres {env['TEST_SERVERS_PG']}", autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     return name
 
@@ -120,7 +120,7 @@ def remote(servers: dict[str, str], prefect_env: dict[str, str]) -> Remote:
     env = {**prefect_env, **{key: servers[key] for key in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
                                                             "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "PGPASSWORD")}}
     return Remote(inbox=f"s3://{BUCKET}/{name}/inbox", data=f"s3://{BUCKET}/{name}/lake",
-                  catalog=f"postgres:dbname={name} {servers['NEWSDROP_TEST_PG']}", env=env)
+                  catalog=f"postgres:dbname={name} {servers['TEST_SERVERS_PG']}", env=env)
 
 
 def embedded(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -158,18 +158,18 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
                                                                   tmp_path: Path) -> None:
     remote.upload(DROPS)
     reference = embedded(make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data", remote.env)
-    tasks_before = read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"])
+    tasks_before = read_tasks_on_dask(servers["TEST_SERVERS_DASK"])
 
-    result = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"},
+    result = remote.run("--dask", servers["TEST_SERVERS_DASK"], env={**remote.env, "NEWSDROP_BATCH_SIZE": "5"},
                         cli=True)  # through Prefect's flow: the same Dask readers
     assert result.returncode == 0, result.stderr
     assert "36 new, 34 loaded, 2 rejected" in result.stdout
     assert remote.tables() == reference
     # Six batches of at most five files, each read on the cluster.
-    assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - tasks_before >= 6
+    assert read_tasks_on_dask(servers["TEST_SERVERS_DASK"]) - tasks_before >= 6
     # ...by workers that never load Prefect, so none can fall back to an ephemeral Prefect
     # server of its own (on a busy machine its start timed out, a 60-line traceback).
-    assert prefect_on_dask(servers["NEWSDROP_TEST_DASK"]) == {False}
+    assert prefect_on_dask(servers["TEST_SERVERS_DASK"]) == {False}
     # The raw bytes are kept under the data URL, as the tables name them.
     keys = {item["Key"] for item in s3_client(remote.env).list_objects_v2(
         Bucket=BUCKET, Prefix=remote.data.removeprefix(f"s3://{BUCKET}/") + "/raw/")["Contents"]}
@@ -180,7 +180,7 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     assert again.returncode == 0, again.stderr
     assert "0 new" in again.stdout
 
-    rebuilt = remote.run("--dask", servers["NEWSDROP_TEST_DASK"], command="rebuild")  # the API's Dask executor
+    rebuilt = remote.run("--dask", servers["TEST_SERVERS_DASK"], command="rebuild")  # the API's Dask executor
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert remote.tables() == reference
 
@@ -332,7 +332,7 @@ def test_the_s3_server_stopping_mid_run_fails_in_one_line_and_the_next_run_compl
     remote.upload(tmp_path / "drops")
     port = real_servers.free_port()
     env = {**remote.env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NEWSDROP_BATCH_SIZE": "25"}
-    with relay(port, int(servers["NEWSDROP_TEST_S3_PORT"])) as server:
+    with relay(port, int(servers["TEST_SERVERS_S3_PORT"])) as server:
         process = remote.process(env=env)
         deadline = time.monotonic() + 120
         while not committed_entries(remote):
@@ -349,7 +349,7 @@ def test_the_s3_server_stopping_mid_run_fails_in_one_line_and_the_next_run_compl
     # Whole batches only: every committed ledger entry has its rows.
     assert remote.query("SELECT (SELECT count(*) FROM drops) + (SELECT count(*) FROM rejected_drops) = "
                         "(SELECT count(*) FROM lake.ledger.file_versions WHERE outcome <> 'unchanged')") == [(True,)]
-    with relay(port, int(servers["NEWSDROP_TEST_S3_PORT"])):
+    with relay(port, int(servers["TEST_SERVERS_S3_PORT"])):
         again = remote.run(env=env)
     assert again.returncode == 0, again.stderr
     assert remote.query("SELECT count(*), count(DISTINCT file_name) FROM drops") == [(300, 300)]
@@ -429,13 +429,13 @@ def test_python_api_reads_on_dask_and_connects_with_the_catalog(remote: Remote, 
         "                        settle_seconds=0)\n"
         "    print(s.drops_loaded)\n"
         "    print(newsdrop.query(sys.argv[2], 'SELECT count(*) AS n FROM articles', catalog=sys.argv[3]).n[0])\n")
-    before = read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"])
+    before = read_tasks_on_dask(servers["TEST_SERVERS_DASK"])
     result = subprocess.run([sys.executable, "-c", script, remote.inbox, remote.data, remote.catalog,
-                             servers["NEWSDROP_TEST_DASK"]], env=remote.env, capture_output=True, text=True,
+                             servers["TEST_SERVERS_DASK"]], env=remote.env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["34", "34"]
-    assert read_tasks_on_dask(servers["NEWSDROP_TEST_DASK"]) - before >= 4
+    assert read_tasks_on_dask(servers["TEST_SERVERS_DASK"]) - before >= 4
 
 
 def test_local_data_with_a_postgres_catalog(remote: Remote, tmp_path: Path) -> None:

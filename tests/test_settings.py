@@ -177,3 +177,22 @@ def test_each_setting_is_declared_once_and_every_door_takes_it() -> None:
     # A bad value names the option it came from, as the user typed it.
     refused = newsdrop("run", "--inbox", str(DROPS), "--wait", "-1")
     assert refused.exit_code == 1 and "(option --wait)" in refused.output, refused.output
+
+
+def test_a_misspelt_variable_is_said_with_the_nearest_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsdrop.settings as settings
+
+    monkeypatch.setattr(settings, "_said", set())  # said once per process: this test's process says it again
+    monkeypatch.setenv("NEWSDROP_MAX_BYTE", "1KiB")
+    monkeypatch.setenv("NEWSDROP_TIMEOUT", "5")
+    monkeypatch.setenv("NEWSDROP_INBOX", str(tmp_path))  # a real one: not said
+    result = newsdrop("status", "--data", str(tmp_path / "data"))
+    said = [line for line in result.output.splitlines() if line.startswith("newsdrop: warning:")]
+    assert said == [
+        "newsdrop: warning: NEWSDROP_MAX_BYTE is not a newsdrop setting and is ignored: did you mean "
+        "NEWSDROP_MAX_BYTES?",
+        "newsdrop: warning: NEWSDROP_TIMEOUT is not a newsdrop setting and is ignored: did you mean "
+        "NEWSDROP_RUN_TIMEOUT_SECONDS?"]
+    monkeypatch.setattr(settings, "_said", set())
+    with pytest.warns(settings.UnknownVariable, match="did you mean NEWSDROP_MAX_BYTES"):
+        assert load_settings().max_bytes == settings.Settings().max_bytes  # ignored

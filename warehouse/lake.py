@@ -260,6 +260,16 @@ def run_snapshot(layout: DataLayout, run_id: str) -> int:
         con.close()
 
 
+def client_setup(layout: DataLayout, snapshot: int | None = None) -> list[str]:
+    """The statements with which a DuckDB client of this version reads the lake: the extensions
+    loaded from their wheels (nothing is downloaded), the S3 secret when DATA is in S3 (its keys
+    read with getenv(), which the DuckDB CLI has), the lake attached read-only."""
+    setup = [f"LOAD {sql_string(str(extension_path(name)))}" for name in extensions_for(layout)]
+    secret = s3_secret_sql(in_shell=True) if layout.remote else None
+    setup += [secret] if secret else []
+    return [*setup, attach_sql(layout, read_only=True, snapshot=snapshot), f"USE {LAKE}"]
+
+
 def shell_command(layout: DataLayout, snapshot: int | None = None) -> list[str]:
     """The DuckDB CLI (the duckdb-cli wheel, same version) with the lake attached read-only."""
     if not layout.exists():
@@ -270,11 +280,8 @@ def shell_command(layout: DataLayout, snapshot: int | None = None) -> list[str]:
                             f"(duckdb-cli=={duckdb.__version__})")
     binary = Path(spec.origin).parent / "duckdb"
     setup = ["SET autoinstall_known_extensions = false", "SET autoload_known_extensions = false"]
-    setup += [f"LOAD {sql_string(str(extension_path(name)))}" for name in extensions_for(layout)]
-    secret = s3_secret_sql(in_shell=True) if layout.remote else None
-    setup += [secret] if secret else []
-    setup += [attach_sql(layout, read_only=True, snapshot=snapshot), f"USE {LAKE}",
-              f"SET allowed_directories = [{sql_string(layout.lake_url)}]",
+    setup += client_setup(layout, snapshot)
+    setup += [f"SET allowed_directories = [{sql_string(layout.lake_url)}]",
               "SET enable_external_access = false", "SET lock_configuration = true"]
     # The setup's own results (CREATE SECRET answers "Success") are not the user's output.
     return [str(binary), "-cmd", ".output /dev/null", "-cmd", "; ".join(setup) + ";", "-cmd", ".output"]
