@@ -412,14 +412,17 @@ def sql(
     query: Annotated[str, typer.Argument(metavar="QUERY",
                                          help="The SQL to run, e.g. \"SELECT count(*) FROM articles\".")],
     data: DataOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="How to print the result.")] = OutputFormat.table,
+    output: Annotated[OutputFormat, typer.Option(
+        "--format", help="How to print the result: a table (text over 80 characters cut, and said so), or CSV or "
+        "JSON with every value whole, for scripts. Times print in ISO 8601.")] = OutputFormat.table,
     at: AtOption = None,
     catalog: CatalogOption = None,
 ) -> None:
     """Run read-only queries on the warehouse: SELECT, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN.
 
-    Several statements separated by ";" print one result each. Nothing else is
-    allowed: no writes, and no files outside the warehouse.
+    Several statements separated by ";" print one result each (in JSON, one document: a
+    list of each statement's rows). Nothing else is allowed: no writes, and no files outside
+    the warehouse.
 
     Examples:
 
@@ -441,32 +444,57 @@ def sql(
     except (duckdb.Error, NewsdropError) as error:
         typer.echo(f"newsdrop: {first_line(error)}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
+    if output is OutputFormat.json:
+        # One document: a query's rows, or for several statements a list of their rows.
+        from newsdrop.warehouse.status import iso_value
+
+        documents = [[dict(zip(columns, row, strict=True)) for row in rows] for columns, rows in results]
+        typer.echo(json.dumps(documents[0] if len(documents) == 1 else documents, ensure_ascii=False,
+                              default=lambda value: str(iso_value(value))))
+        return
     for index, (columns, rows) in enumerate(results):
-        if index and output is not OutputFormat.json:
+        if index:
             typer.echo("")
         _print_rows(columns, rows, output)
 
 
+CELL_CHARACTERS = 80  # a table cell's longest text: a body would fill screens
+
+
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputFormat) -> None:
-    """Values print literally: no markup, no escapes, nothing cut."""
-    if output is OutputFormat.json:
-        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str,
-                              ensure_ascii=False))
-    elif output is OutputFormat.csv:
+    """Values print literally (no markup, no escapes) and times in ISO 8601, as `status --json`
+    prints them. CSV and JSON print every value whole, each row on one line; the table cuts a
+    text at CELL_CHARACTERS (and says so) and never wraps a row, in a terminal or a pipe."""
+    from newsdrop.warehouse.status import iso_value
+
+    rows = [tuple(iso_value(value) for value in row) for row in rows]
+    if output is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
-    else:
-        from rich.console import Console
-        from rich.table import Column, Table
-        from rich.text import Text
+        return
+    from rich.console import Console
+    from rich.table import Column, Table
+    from rich.text import Text
 
-        # Long values wrap ("fold"); they are never cut to "…".
-        table = Table(*(Column(header=Text(name), overflow="fold") for name in columns), show_lines=False)
-        for row in rows:
-            table.add_row(*(Text("NULL" if value is None else str(value)) for value in row))
-        Console(soft_wrap=False, markup=False, emoji=False, highlight=False).print(table)
-        typer.echo(f"{len(rows)} row(s)")
+    cut = False
+
+    def cell(value: Any) -> Text:
+        nonlocal cut
+        # A line break would make a row of several lines: shown as ↵.
+        text = "NULL" if value is None else str(value).replace("\r\n", "↵").replace("\n", "↵")
+        if len(text) > CELL_CHARACTERS:
+            cut, text = True, text[:CELL_CHARACTERS - 1] + "…"
+        return Text(text)
+
+    table = Table(*(Column(header=Text(name), no_wrap=True, overflow="ellipsis") for name in columns))
+    for row in rows:
+        table.add_row(*(cell(value) for value in row))
+    # Piped, a row is as wide as it needs (a terminal's width is its own).
+    width = None if sys.stdout.isatty() else 100_000
+    Console(soft_wrap=False, markup=False, emoji=False, highlight=False, width=width).print(table)
+    typer.echo(f"{len(rows)} row(s)" + (f"; text over {CELL_CHARACTERS} characters is cut (…): --format csv "
+                                          "or json prints it whole" if cut else ""))
 
 
 def _invocation() -> str:

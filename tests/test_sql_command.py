@@ -1,7 +1,9 @@
-"""`newsdrop sql`: literal output, read-only for files too, every statement's result."""
+"""`newsdrop sql`: literal output, scripts' formats whole, read-only for files too, every statement's result."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -30,12 +32,33 @@ def test_table_values_print_literally(data: Path, value: str) -> None:
     assert value in output
 
 
-def test_long_values_are_not_cut(data: Path) -> None:
-    code, output = sql(data, "SELECT run_id, string_agg(file_name, ',') AS names FROM drops GROUP BY run_id")
+def test_long_values_are_cut_only_in_the_table_and_it_says_so(data: Path) -> None:
+    query = "SELECT run_id, string_agg(file_name, ',' ORDER BY file_name) AS names FROM drops GROUP BY run_id"
+    code, output = sql(data, query)
     assert code == 0
-    assert "…" not in output
-    joined = "".join(line.strip("│ ") for line in output.splitlines())
-    assert "000_e6477bceacb7f61a.txt" in joined
+    row = next(line for line in output.splitlines() if line.startswith("│ 2"))
+    assert row.endswith("… │") and len(row.split("│")[2].strip()) == 80
+    assert output.splitlines()[-1] == ("1 row(s); text over 80 characters is cut (…): --format csv or json "
+                                       "prints it whole")
+    code, output = sql(data, "--format", "csv", query)
+    whole = json.loads(sql(data, "--format", "json", query)[1])[0]["names"]
+    assert len(whole) > 500 and whole.startswith(row.split("│")[2].strip().removesuffix("…"))
+    assert code == 0 and list(csv.reader(io.StringIO(output)))[1][1] == whole
+
+
+def test_piped_output_is_one_line_a_row_in_every_format(data: Path) -> None:
+    """A script reads each row whole: the run_id that --at needs, ISO times as `status --json`
+    prints them, and one JSON document for several statements."""
+    status = json.loads(newsdrop("status", "--data", str(data), "--json").output)["last_run"]
+    query = "SELECT run_id, started_at, 'line one\nline two' AS text FROM runs"
+    _, table = sql(data, query)
+    assert f"│ {status['run_id']} │ {status['started_at']} │ line one↵line two │" in table
+    _, csv_text = sql(data, "--format", "csv", query)
+    assert csv_text.splitlines()[1] == f'{status["run_id"]},{status["started_at"]},"line one'
+    _, json_text = sql(data, "--format", "json", query + "; SELECT 1 AS one")
+    assert json.loads(json_text) == [[{"run_id": status["run_id"], "started_at": status["started_at"],
+                                       "text": "line one\nline two"}], [{"one": 1}]]
+    assert len(json_text.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("statement", [
@@ -74,7 +97,7 @@ def test_install_is_refused_by_its_name(data: Path) -> None:
 def test_each_statement_prints_its_result(data: Path) -> None:
     code, output = sql(data, "--format", "json", "SELECT 1 AS a; SELECT 2 AS b")
     assert code == 0
-    assert [json.loads(line) for line in output.splitlines()] == [[{"a": 1}], [{"b": 2}]]
+    assert json.loads(output) == [[{"a": 1}], [{"b": 2}]]
 
 
 def test_json_keeps_non_ascii_text(data: Path) -> None:

@@ -12,7 +12,8 @@ import shlex
 import sys
 import time
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
+from datetime import time as time_of_day
 from typing import TYPE_CHECKING, Any
 
 from newsdrop.transforms.read import RULES_VERSION
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
 RUN_FIELDS = tuple(RUNS.names)  # the last run as its `runs` row
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def iso_value(value: Any) -> Any:
+    """A time as ISO 8601 (what `status --json` and `sql` print); any other value as it is."""
+    return value.isoformat() if isinstance(value, datetime | date | time_of_day) else value
 
 
 def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | None = None) -> dict[str, Any]:
@@ -61,7 +63,8 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
     if marker:
         running = asdict(Running.parse(marker))
     report.update(
-        last_run=None if last is None else {name: _iso(value) for name, value in zip(RUN_FIELDS, last, strict=True)},
+        last_run=None if last is None else {name: iso_value(value)
+                                            for name, value in zip(RUN_FIELDS, last, strict=True)},
         running=running,
         backlog=_backlog(inbox, known),
         totals=totals,
@@ -69,7 +72,7 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
             "newest_drop_at": newest_drop.isoformat(),
             "age_seconds": round(time.time() - newest_drop.timestamp(), 1),
         },
-        snapshot=None if snapshot is None else {"id": snapshot[0], "committed_at": _iso(snapshot[1])},
+        snapshot=None if snapshot is None else {"id": snapshot[0], "committed_at": iso_value(snapshot[1])},
         rejects_last_run=[{"file_name": name, "reason": reason} for name, reason in rejects],
         reading_rules={"version": RULES_VERSION, "drops_under_older_rules": older},
         parquet={table: layout.table_url(table) for table in TABLES},
