@@ -446,7 +446,7 @@ def sql(
         raise typer.Exit(EXIT_FAILED) from None
     if output is OutputFormat.json:
         # One document: a query's rows, or for several statements a list of their rows.
-        from newsdrop.warehouse.status import iso_value
+        from newsdrop.summary import iso_value
 
         documents = [[dict(zip(columns, row, strict=True)) for row in rows] for columns, rows in results]
         typer.echo(json.dumps(documents[0] if len(documents) == 1 else documents, ensure_ascii=False,
@@ -465,7 +465,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], output: OutputF
     """Values print literally (no markup, no escapes) and times in ISO 8601, as `status --json`
     prints them. CSV and JSON print every value whole, each row on one line; the table cuts a
     text at CELL_CHARACTERS (and says so) and never wraps a row, in a terminal or a pipe."""
-    from newsdrop.warehouse.status import iso_value
+    from newsdrop.summary import iso_value
 
     rows = [tuple(iso_value(value) for value in row) for row in rows]
     if output is OutputFormat.csv:

@@ -28,10 +28,11 @@ import newsdrop
 from newsdrop.engine import Advance, RunHooks
 from newsdrop.errors import RunInProgress, first_line
 from newsdrop.flows.artifacts import publish_artifacts
-from newsdrop.flows.progress import read_progress
+from newsdrop.flows.progress import ReadProgress, listing, read_progress
 from newsdrop.flows.signals import recording_sigterm_in_flow
 from newsdrop.summary import RunSummary
 from newsdrop.warehouse.batch import BatchResult
+from newsdrop.warehouse.discover import Plan
 
 T = TypeVar("T")
 
@@ -81,8 +82,18 @@ def report(summary: Sealed[RunSummary]) -> None:
 class PrefectHooks(RunHooks):
     """A run's steps as Prefect task runs of the flow run in progress, its summary as artifacts."""
 
+    _reading: ReadProgress | None = None  # while a run's batches are read and committed
+
     def step(self, name: str, part: int | None, call: Callable[[], T]) -> T:
-        done: Sealed[T] = STEPS[name](part, Sealed(call))
+        with listing() if name == "discover" else contextlib.nullcontext():
+            done: Sealed[T] = STEPS[name](part, Sealed(call))
+        if isinstance(done.value, Plan):
+            plan = done.value
+            get_run_logger().info("listed the inbox: %d files, %d new, %d unchanged, %d still being written",
+                                  plan.seen, plan.new, plan.unchanged, len(plan.settling))
+        if name == "commit-batch" and self._reading is not None:
+            self._reading.batch_committed()
+            get_run_logger().info("committed batch %d/%d", self._reading.committed_batches, self._reading.batches)
         return done.value
 
     def read(self, part: int, start: Callable[[], Future[BatchResult]]) -> Future[BatchResult]:
@@ -99,19 +110,20 @@ class PrefectHooks(RunHooks):
         return result
 
     @contextlib.contextmanager
-    def progress(self, files: int, batches: int) -> Iterator[Advance]:
+    def progress(self, files: int, batches: int, files_read: Callable[[], int] | None) -> Iterator[Advance]:
         log = get_run_logger()  # the flow run's log, which the UI shows under the run
         log.info("reading %d new files in %d batch%s", files, batches, "" if batches == 1 else "es")
-        done = {"files": 0, "batches": 0}
 
         def advance_and_log(files_done: int) -> None:
-            done["files"] += files_done
-            done["batches"] += 1
-            log.info("read batch %d/%d (%d/%d files)", done["batches"], batches, done["files"], files)
-            advance(files_done)
+            reading.batch_read(files_done)
+            log.info("read batch %d/%d (%d/%d files)", reading.read_batches, batches, reading.read_files, files)
 
-        with read_progress(files, batches) as advance:
-            yield advance_and_log
+        with read_progress(files, batches, files_read) as reading:
+            self._reading = reading
+            try:
+                yield advance_and_log
+            finally:
+                self._reading = None
 
     def finished(self, summary: RunSummary) -> None:
         log = get_run_logger()

@@ -1,33 +1,99 @@
-"""Progress of the read step: a rich bar on an interactive terminal, plain lines otherwise."""
+"""What a run shows while it works: on an interactive terminal, a spinner while the inbox is
+listed and a bar of files read and batches committed; otherwise plain lines, one per batch
+read and per batch committed. A run of one batch shows no lines: nothing to watch."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+POLL_SECONDS = 0.25  # how often the bar asks the readers how many files they have read
 
 
 @contextlib.contextmanager
-def read_progress(files: int, batches: int) -> Iterator[Callable[[int], None]]:
-    """Yields advance(files_done). Silent for a single batch: nothing to watch."""
-    if batches < 2:
-        yield lambda _files: None
+def listing() -> Iterator[None]:
+    """While the inbox is listed (one stat per file: minutes at a million files)."""
+    if not sys.stderr.isatty():
+        yield
         return
-    if sys.stderr.isatty():
-        with Progress(TextColumn("reading drops"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      transient=True) as bar:
-            task = bar.add_task("read", total=files)
-            yield lambda done: bar.update(task, advance=done)
+    with Console(stderr=True).status("listing the inbox", spinner="dots"):
+        yield
+
+
+class ReadProgress:
+    """The reading and committing of a run's batches, as they happen."""
+
+    def __init__(self, files: int, batches: int, files_read: Callable[[], int] | None) -> None:
+        self.files, self.batches = files, batches
+        self.files_read = files_read  # the readers' count, file by file (None: by batch only)
+        self.read_files = 0  # of the batches read whole
+        self.read_batches = 0
+        self.committed_batches = 0
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+        self._lock = threading.Lock()
+
+    def batch_read(self, files: int) -> None:
+        with self._lock:
+            self.read_files += files
+            self.read_batches += 1
+        self._show(f"read batch {self.read_batches}/{self.batches} ({self.read_files}/{self.files} files)")
+
+    def batch_committed(self) -> None:
+        with self._lock:
+            self.committed_batches += 1
+        self._show(f"committed batch {self.committed_batches}/{self.batches}")
+
+    def files_done(self) -> int:
+        """Files read so far: by the readers' own count when there is one (retries may count a
+        file twice: never more than all)."""
+        counted = self.files_read() if self.files_read is not None else 0
+        return min(self.files, max(self.read_files, counted))
+
+    def _show(self, line: str) -> None:
+        if self.batches < 2:
+            return
+        if self._bar is None:
+            # Not print(): the flow's log_prints would route it into Prefect's (quiet) logger.
+            sys.stderr.write(f"newsdrop: {line}\n")
+            sys.stderr.flush()
+        else:
+            self._refresh()
+
+    def _refresh(self) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=self.files_done(),
+                             committed=f"{self.committed_batches}/{self.batches} batches committed")
+
+
+@contextlib.contextmanager
+def read_progress(files: int, batches: int, files_read: Callable[[], int] | None = None) -> Iterator[ReadProgress]:
+    progress = ReadProgress(files, batches, files_read)
+    if batches < 2 or not sys.stderr.isatty():
+        if batches >= 2:
+            progress._show(f"reading {files} new files in {batches} batches")
+        yield progress
         return
-    state = {"files": 0, "batches": 0}
+    columns = (TextColumn("reading drops"), BarColumn(), MofNCompleteColumn(), TextColumn("files,"),
+               TextColumn("{task.fields[committed]}"), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        progress._bar = bar
+        progress._task = bar.add_task("read", total=files, committed=f"0/{batches} batches committed")
+        stop = threading.Event()
 
-    def log_line(done: int) -> None:
-        state["files"] += done
-        state["batches"] += 1
-        # Not print(): the flow's log_prints would route it into Prefect's (quiet) logger.
-        sys.stderr.write(f"newsdrop: read batch {state['batches']}/{batches} ({state['files']}/{files} files)\n")
-        sys.stderr.flush()
+        def poll() -> None:  # the readers count files as they go: the bar moves between batches
+            while not stop.wait(POLL_SECONDS):
+                progress._refresh()
 
-    yield log_line
+        poller = threading.Thread(target=poll, name="newsdrop-progress", daemon=True)
+        poller.start()
+        try:
+            yield progress
+        finally:
+            stop.set()
+            poller.join()

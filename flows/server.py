@@ -25,8 +25,8 @@ from pathlib import Path
 
 from newsdrop.errors import NewsdropError
 from newsdrop.readers import set_parent_death_signal
+from newsdrop.warehouse.layout import PREFECT_DATABASE as DATABASE
 
-DATABASE = "prefect.db"
 MEMO_STORE = "memo_store.toml"  # Prefect's note that its block types are registered
 
 

@@ -60,8 +60,9 @@ class RunHooks:
         return start()
 
     @contextlib.contextmanager
-    def progress(self, files: int, batches: int) -> Iterator[Advance]:
-        """Around the reading of a run's batches."""
+    def progress(self, files: int, batches: int, files_read: Callable[[], int] | None) -> Iterator[Advance]:
+        """Around the reading (and committing) of a run's batches; `files_read()`, when given,
+        counts the files the readers have taken up so far, as they go."""
         yield lambda _files: None
 
     def finished(self, summary: RunSummary) -> None:
@@ -123,7 +124,8 @@ def read_in_completion_order(batches: list[Batch], inbox: str | None, layout: Da
     once kept every result until the run's end: 700 MB at 300k drops). Read in this process,
     the batches are read and committed one after the other."""
     files = sum(len(candidates) for _spec, candidates in batches)
-    with reading_executor(settings, len(batches)) as readers, hooks.progress(files, len(batches)) as advance:
+    with reading_executor(settings, len(batches)) as readers, \
+            hooks.progress(files, len(batches), readers.files_read) as advance:
         waiting = collections.deque(batches)
         batches.clear()  # taken over: each batch's candidates go once it is handed out
         in_flight: dict[Future[BatchResult], int] = {}

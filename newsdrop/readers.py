@@ -51,6 +51,26 @@ def _ready() -> None:
     """A no-op: submitting one per worker starts them all."""
 
 
+# Files read so far by the run's readers, in shared memory: the progress bar moves file by file,
+# not by batches of thousands. Set in each local reader process (and in the run's own process
+# when it reads); Dask workers have none, and there the bar moves by batch.
+_files_read: Any = None
+
+
+def _start_reader(files_read: Any) -> None:
+    """A local reader process's initializer."""
+    global _files_read
+    set_parent_death_signal()
+    _files_read = files_read
+
+
+def count_file() -> None:
+    """One more file read (called by the batch reader after each file)."""
+    if _files_read is not None:
+        with _files_read.get_lock():
+            _files_read.value += 1
+
+
 # Reader processes are spawned: each imports the main script again. A script that calls
 # newsdrop at its top level would start a run in every reader.
 UNGUARDED_SCRIPT = ("a script that calls newsdrop must do so under `if __name__ == \"__main__\":` "
@@ -120,6 +140,7 @@ class Readers:
     submit: Callable[..., Future[Any]]
     in_flight: int
     parallel: bool
+    files_read: Callable[[], int] | None = None  # the files read so far, as they are read
 
 
 def submit_inline(fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -130,9 +151,6 @@ def submit_inline(fn: Callable[..., Any], *args: Any) -> Future[Any]:
     except BaseException as error:  # the future carries it to whoever waits
         future.set_exception(error)
     return future
-
-
-INLINE = Readers(submit_inline, in_flight=1, parallel=False)
 
 
 @contextlib.contextmanager
@@ -147,8 +165,17 @@ def reading_executor(settings: Settings, batches: int) -> Iterator[Readers]:
         with Client(settings.dask, timeout=DASK_ANSWER_SECONDS, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             yield Readers(client.get_executor().submit, 2 * _threads_of(identity), parallel=True)
         return
-    with process_pool(settings.workers, batches) as local:
-        yield INLINE if local is None else Readers(local.submit, 2 * settings.workers, parallel=True)
+    global _files_read
+    files_read = multiprocessing.get_context("spawn").Value("q", 0)
+    with process_pool(settings.workers, batches, files_read) as local:
+        if local is not None:
+            yield Readers(local.submit, 2 * settings.workers, parallel=True, files_read=lambda: files_read.value)
+            return
+        _files_read = files_read  # read here: this process counts
+        try:
+            yield Readers(submit_inline, in_flight=1, parallel=False, files_read=lambda: files_read.value)
+        finally:
+            _files_read = None
 
 
 # Transient I/O (a network file system or S3 hiccup) is tried again after these pauses;
@@ -176,11 +203,11 @@ def retrying_io(call: Callable[[], T]) -> T:
 def read_batch_retrying(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout,
                         max_bytes: int) -> BatchResult:
     """What a reader runs: one batch read (newsdrop.warehouse.batch), tried again on transient I/O."""
-    return retrying_io(functools.partial(read_batch, spec, candidates, inbox, layout, max_bytes))
+    return retrying_io(functools.partial(read_batch, spec, candidates, inbox, layout, max_bytes, count_file))
 
 
 @contextlib.contextmanager
-def process_pool(workers: int, batches: int) -> Iterator[Executor | None]:
+def process_pool(workers: int, batches: int, files_read: Any = None) -> Iterator[Executor | None]:
     if batches < 2 or workers < 2:
         yield None
         return
@@ -189,7 +216,8 @@ def process_pool(workers: int, batches: int) -> Iterator[Executor | None]:
     # would outlive a killed run. (Measured: a worker's start is not what limits
     # a run; reading is.)
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=set_parent_death_signal)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_reader,
+                               initargs=(files_read,))
     try:
         if threading.current_thread() is threading.main_thread():
             # Start every worker now with SIGINT blocked, a mask they inherit: Ctrl-C in a

@@ -4,6 +4,8 @@ turned into Prefect artifacts by newsdrop.flows."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from typing import Any
 
 from newsdrop.warehouse.batch import BatchResult
 from newsdrop.warehouse.discover import Plan
@@ -11,6 +13,11 @@ from newsdrop.warehouse.quality import CheckResult
 from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome, RunCounts
 
 ROW_TABLES = tuple(PER_RUN_TABLES)
+
+
+def iso_value(value: Any) -> Any:
+    """A time as ISO 8601 (what `status --json` and `sql` print); any other value as it is."""
+    return value.isoformat() if isinstance(value, datetime | date | time) else value
 
 
 @dataclass

@@ -121,3 +121,11 @@ def left_behind(pgid: int, data: Path) -> list[str]:
         if in_group or serving:
             found.append(" ".join(process.info["cmdline"] or [])[:120])
     return found
+
+
+PROGRESS_LINES = ("newsdrop: reading ", "newsdrop: read batch ", "newsdrop: committed batch ")
+
+
+def without_progress(stderr: str) -> list[str]:
+    """A run's stderr lines but its progress lines (newsdrop.flows.progress, off a terminal)."""
+    return [line for line in stderr.splitlines() if not line.startswith(PROGRESS_LINES)]

@@ -112,7 +112,7 @@ def test_listing_does_not_wait_when_every_file_has_settled(tmp_path: Path) -> No
     assert [item.name for item in listing.drops] == ["a.txt"]
 
 
-def test_symlinks_out_of_the_inbox_are_not_followed(tmp_path: Path) -> None:
+def test_symlinks_out_of_the_inbox_are_not_followed_and_dangling_ones_are_said(tmp_path: Path) -> None:
     inbox, outside = tmp_path / "inbox", tmp_path / "outside"
     inbox.mkdir()
     outside.mkdir()
@@ -120,8 +120,11 @@ def test_symlinks_out_of_the_inbox_are_not_followed(tmp_path: Path) -> None:
     (inbox / "real.txt").write_bytes(SAMPLE)
     (inbox / "escape.txt").symlink_to(outside / "secret.txt")
     (inbox / "alias.txt").symlink_to(inbox / "real.txt")
+    (inbox / "dangling.txt").symlink_to(inbox / "gone.txt")
+    (inbox / "dangling-outside.txt").symlink_to(outside / "gone.txt")
     listing = list_inbox(str(inbox), settle_seconds=0)
-    assert listing.refused == [("escape.txt", "symlink_outside_inbox")]
+    assert sorted(listing.refused) == [("dangling-outside.txt", "dangling_symlink"),
+                                       ("dangling.txt", "dangling_symlink"), ("escape.txt", "symlink_outside_inbox")]
     assert [item.name for item in listing.drops] == ["alias.txt", "real.txt"]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DROPS
-from helpers import make_inbox, newsdrop, query, run
+from helpers import make_inbox, newsdrop, query, run, without_progress
 
 from benchmarks.generate import generate
 from newsdrop.warehouse.lake import open_lake
@@ -64,7 +64,7 @@ def test_a_run_over_its_timeout_fails_and_keeps_its_committed_batches(
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("newsdrop: read batch")]
+    lines = without_progress(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("newsdrop: the run exceeded its timeout"), result.stderr
     # What was committed before the timeout stays, whole: each drop with its ledger entry.
     statuses = [row[0] for row in query(data, "SELECT status FROM runs")]

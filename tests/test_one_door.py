@@ -17,7 +17,7 @@ from helpers import ingest, make_inbox, newsdrop, query
 
 from newsdrop import api
 from newsdrop.errors import RunFailed, RunInProgress
-from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.layout import PREFECT_DATABASE, DataLayout
 from newsdrop.warehouse.lock import file_lock
 
 CLI = Path(__file__).resolve().parents[1] / "flows" / "cli.py"
@@ -215,6 +215,8 @@ def test_status_names_a_command_that_browses_the_runs_without_an_activated_venv(
     ingest(inbox, data)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.delenv("PREFECT_HOME", raising=False)
+    DataLayout(data).prefect_home.mkdir(parents=True)
+    (DataLayout(data).prefect_home / PREFECT_DATABASE).write_bytes(b"")  # as `newsdrop run` leaves it
     browse = shlex.split(api.status(data)["prefect"]["browse"])
     assert browse[0] == f"PREFECT_HOME={DataLayout(data).prefect_home}"
     assert browse[2:] == ["-m", "prefect", "server", "start"]

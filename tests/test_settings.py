@@ -10,7 +10,7 @@ from conftest import DROPS
 from helpers import make_inbox, newsdrop
 
 from newsdrop.settings import SettingsError, load_settings
-from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.layout import PREFECT_DATABASE, DataLayout
 from newsdrop.warehouse.lock import file_lock
 
 
@@ -135,8 +135,14 @@ def test_status_says_where_prefect_keeps_the_runs(monkeypatch: pytest.MonkeyPatc
     api.ingest(inbox, data, settle_seconds=0, workers=1)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.delenv("PREFECT_HOME", raising=False)
-    assert api.status(data)["prefect"]["home"] == str(DataLayout(data).prefect_home)
-    assert f"Prefect runs: in {DataLayout(data).prefect_home}" in newsdrop("status", "--data", str(data)).output
+    # A run from Python records nothing in Prefect: no folder is named.
+    assert api.status(data)["prefect"] == {"home": None}
+    assert "Prefect runs: none recorded on this machine" in newsdrop("status", "--data", str(data)).output
+    home = DataLayout(data).prefect_home
+    home.mkdir(parents=True)
+    (home / PREFECT_DATABASE).write_bytes(b"")  # where `newsdrop run` keeps its runs
+    assert api.status(data)["prefect"]["home"] == str(home)
+    assert f"Prefect runs: in {home}" in newsdrop("status", "--data", str(data)).output
     monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example:4200/api")
     assert api.status(data)["prefect"] == {"api_url": "http://prefect.example:4200/api"}
 

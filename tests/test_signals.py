@@ -16,7 +16,7 @@ from pathlib import Path
 
 import api_run
 import pytest
-from helpers import left_behind, query
+from helpers import left_behind, query, without_progress
 
 from benchmarks.generate import generate
 from newsdrop.errors import stopped_by_signal
@@ -48,6 +48,8 @@ def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path,
     # so that the run is still under way when the first one has been read.
     process = start(inbox, data, 1000 if whole_group else 100)
     assert process.stderr is not None
+    line = process.stderr.readline()
+    assert line.startswith("newsdrop: reading "), line
     line = process.stderr.readline()  # the first batch is read: the run is under way
     assert line.startswith("newsdrop: read batch"), line
     if whole_group:
@@ -61,7 +63,7 @@ def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path,
     stdout, stderr = process.communicate(timeout=60)
     print(f"stopped {time.monotonic() - sent:.1f} s after the signal")
     assert process.returncode == code, stderr
-    lines = [text for text in stderr.splitlines() if not text.startswith("newsdrop: read batch")]
+    lines = without_progress(stderr)
     assert len(lines) == 1 and lines[0].startswith("newsdrop: interrupted"), stderr
     assert "Traceback" not in stderr and stdout == ""
     assert left_behind(process.pid, data) == []

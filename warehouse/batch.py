@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -162,16 +162,17 @@ def _fetched_ahead(layout: DataLayout, candidates: list[Candidate], inbox: str |
 
 
 def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout,
-               max_bytes: int) -> BatchResult:
-    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None)."""
+               max_bytes: int, file_done: Callable[[], None] = lambda: None) -> BatchResult:
+    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None);
+    `file_done()` after each (the run's progress)."""
     remote = layout.remote or (inbox is not None and is_s3(inbox))
     pool = ThreadPoolExecutor(S3_REQUESTS, thread_name_prefix="newsdrop-s3") if remote else None
     with pool or contextlib.nullcontext():
-        return _read(spec, candidates, inbox, layout, max_bytes, pool)
+        return _read(spec, candidates, inbox, layout, max_bytes, pool, file_done)
 
 
 def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout, max_bytes: int,
-          io: ThreadPoolExecutor | None) -> BatchResult:
+          io: ThreadPoolExecutor | None, file_done: Callable[[], None]) -> BatchResult:
     raw_folder = str(layout.raw)
     rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
     result = BatchResult(spec)
@@ -179,6 +180,7 @@ def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layou
     fetched_all = (_fetched_locally(layout, candidates, inbox, max_bytes) if io is None
                    else _fetched_ahead(layout, candidates, inbox, max_bytes, io))
     for candidate, fetched in fetched_all:
+        file_done()  # one more taken up
         listed = candidate.listed
         if isinstance(fetched, SkipReason):
             result.skipped.append((listed.name, fetched))

@@ -84,6 +84,9 @@ def list_folder(inbox: Path, settle_seconds: float, sleep: Callable[[float], Non
                 continue
             if entry.is_symlink():
                 target = Path(os.path.realpath(entry.path))
+                if not target.exists():
+                    listing.refused.append((recorded_name(entry.name), SkipReason.DANGLING_SYMLINK))
+                    continue
                 if target.parent != inbox_real:
                     listing.refused.append((recorded_name(entry.name), SkipReason.SYMLINK_OUTSIDE_INBOX))
                     continue

@@ -20,6 +20,7 @@ from newsdrop.warehouse.schema import PARTITION_KEYS
 from newsdrop.warehouse.storage import is_s3, join
 
 MAIN_SCHEMA = "main"
+PREFECT_DATABASE = "prefect.db"  # in PREFECT_HOME: the local Prefect server's runs
 LEGACY_CONVERTER = "git commit 30fbad6"  # the last newsdrop that converts the layout before DuckLake
 
 

@@ -39,6 +39,7 @@ class SkipReason(StrEnum):
     """Why a listed file was not read at all (and is not recorded: a later run looks again)."""
 
     SYMLINK_OUTSIDE_INBOX = "symlink_outside_inbox"
+    DANGLING_SYMLINK = "dangling_symlink"  # its target is missing: maybe it comes later
     VANISHED = "vanished"
     NOT_A_FILE = "not_a_file"
 

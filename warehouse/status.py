@@ -12,14 +12,15 @@ import shlex
 import sys
 import time
 from dataclasses import asdict
-from datetime import date, datetime
-from datetime import time as time_of_day
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsdrop.summary import iso_value
 from newsdrop.transforms.read import RULES_VERSION
 from newsdrop.warehouse.inbox import check_inbox, list_inbox
 from newsdrop.warehouse.lake import LAKE, connect_read_only
-from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.layout import PREFECT_DATABASE, DataLayout
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.lock import Running, running_now
 from newsdrop.warehouse.schema import RUNS, TABLES, RunKind
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
     import duckdb
 
 RUN_FIELDS = tuple(RUNS.names)  # the last run as its `runs` row
-
-
-def iso_value(value: Any) -> Any:
-    """A time as ISO 8601 (what `status --json` and `sql` print); any other value as it is."""
-    return value.isoformat() if isinstance(value, datetime | date | time_of_day) else value
 
 
 def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | None = None) -> dict[str, Any]:
@@ -93,12 +89,16 @@ def drops_under_older_rules(con: duckdb.DuckDBPyConnection) -> int:
     return int(found[0]) if found else 0
 
 
-def prefect_history(layout: DataLayout) -> dict[str, str]:
+def prefect_history(layout: DataLayout) -> dict[str, Any]:
     """Where Prefect recorded this folder's runs: the server at PREFECT_API_URL, else the local
-    database that `run`, `rebuild` and `serve` keep under DATA/_state/prefect."""
+    database that `run`, `rebuild` and `serve` keep under DATA/_state/prefect (for data in S3,
+    under this machine's cache) - named only when a run made it: runs from Python, or from
+    another machine, record none here."""
     if os.environ.get("PREFECT_API_URL"):
         return {"api_url": os.environ["PREFECT_API_URL"]}
     home = os.environ.get("PREFECT_HOME", str(layout.prefect_home))
+    if not (Path(home) / PREFECT_DATABASE).is_file():
+        return {"home": None}
     # This Python's own Prefect: `prefect` is not on the PATH when the venv is not activated.
     browse = f"PREFECT_HOME={shlex.quote(home)} {shlex.quote(sys.executable)} -m prefect server start"
     return {"home": home, "browse": browse}
@@ -146,6 +146,9 @@ def status_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"Prefect runs: on {prefect['api_url']}")
     elif prefect.get("home"):
         lines.append(f"Prefect runs: in {prefect['home']} (browse: {prefect['browse']})")
+    elif prefect:
+        lines.append("Prefect runs: none recorded on this machine (runs from Python record none; a run's own "
+                     "Prefect server keeps them on the machine that ran it)")
     rejects = report.get("rejects_last_run") or []
     lines.append(f"rejects in the last ingest run: {len(rejects)}")
     lines.extend(f"  {item['file_name']!r}: {item['reason']}" for item in rejects[:20])
