@@ -62,6 +62,7 @@ class _Group(_PlainHelp, typer.core.TyperGroup):
 
 app = typer.Typer(
     cls=_Group,
+    rich_markup_mode="markdown",
     help="Ingest news text drops into a DuckLake warehouse (Parquet + a SQLite catalog).\n\n"
     f"Settings also come from NEWSDROP_* environment variables ({', '.join(map(env_of, Settings.model_fields))}) "
     "and a newsdrop.toml file; an option wins over both. README.md, \"Settings\", lists them all.",

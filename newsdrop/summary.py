@@ -15,6 +15,13 @@ from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome, RunCounts
 ROW_TABLES = tuple(PER_RUN_TABLES)
 
 
+def shown_name(name: str) -> str:
+    """A file name in quotes, as a line of output shows it: as it is recorded (a name that is not
+    UTF-8 already shows its bytes as \\xNN), escaped further only when it holds a character that
+    would break the line or the terminal (a line break, a control character)."""
+    return f"'{name}'" if name.isprintable() else repr(name)
+
+
 def iso_value(value: Any) -> Any:
     """A time as ISO 8601 (what `status --json` and `sql` print); any other value as it is."""
     return value.isoformat() if isinstance(value, datetime | date | time) else value
@@ -97,10 +104,10 @@ class RunSummary(RunCounts):
             + (f", {self.settling} still being written (next run)" if self.settling else ""),
             "  rows: " + ", ".join(f"{table} +{count}" for table, count in self.rows.items()),
         ]
-        out.extend(f"  rejected {name!r}: {reason}" for name, reason in self.rejects[:20])
+        out.extend(f"  rejected {shown_name(name)}: {reason}" for name, reason in self.rejects[:20])
         if len(self.rejects) > 20:
             out.append(f"  ... and {len(self.rejects) - 20} more (see the rejected_drops table)")
-        out.extend(f"  skipped {name!r}: {why}" for name, why in self.skips[:20])
+        out.extend(f"  skipped {shown_name(name)}: {why}" for name, why in self.skips[:20])
         if self.checks:
             failed = [check for check in self.checks if not check.passed]
             out.append(f"  quality: {len(self.checks) - len(failed)}/{len(self.checks)} checks passed")

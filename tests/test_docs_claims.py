@@ -3,6 +3,7 @@ files they cite are in the repository."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -75,6 +76,12 @@ def test_the_help_reads_as_written() -> None:
     for command, text in texts.items():
         assert "<bool>" not in text, command
         assert "{" not in text.split("Usage:")[1].splitlines()[0], command
+        # A paragraph flows to the terminal's width: no line broken off short in mid-paragraph
+        # (the docstrings' own line breaks are not kept).
+        described = [line.strip() for line in text.split("Usage:")[1].split("╭")[0].splitlines()[1:]]
+        broken = [line for line, after in itertools.pairwise(described) if line and after
+                  and len(line) < 50]
+        assert broken == [], (command, broken)
     assert 'pip install "newsdrop[shell]"' in texts["shell"]
     assert " sql [OPTIONS] QUERY " in texts["sql"]
     assert "--sample" in texts["run"] and "--max-bytes" in texts["run"] and "--batch-size" in texts["run"]

@@ -199,6 +199,17 @@ def test_fuzzed_byte_file_names_reject_only_the_names_that_are_not_utf8(tmp_path
     assert query(data, "SELECT count(*) FROM drops") == [(len(utf8),)]
 
 
+def test_a_name_shows_as_recorded_and_a_line_break_in_one_escaped(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with open(os.fsencode(inbox) + b"/bad\xff.txt", "wb") as handle:
+        handle.write(SAMPLE)
+    (inbox / "new\nline.txt").write_bytes(b"")
+    lines = ingest(inbox, tmp_path / "data").splitlines()
+    assert "  rejected 'bad\\xff.txt': name_not_utf8" in lines  # its escapes not escaped again
+    assert "  rejected 'new\\nline.txt': empty" in lines  # one line, whatever the name
+
+
 def test_mass_bad_input_rejects_exactly_the_bad_half(tmp_path: Path) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     inbox.mkdir()

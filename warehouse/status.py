@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsdrop.summary import iso_value
+from newsdrop.summary import iso_value, shown_name
 from newsdrop.transforms.read import RULES_VERSION
 from newsdrop.warehouse.inbox import check_inbox, list_inbox
 from newsdrop.warehouse.lake import LAKE, connect_read_only
@@ -151,5 +151,5 @@ def status_lines(report: dict[str, Any]) -> list[str]:
                      "Prefect server keeps them on the machine that ran it)")
     rejects = report.get("rejects_last_run") or []
     lines.append(f"rejects in the last ingest run: {len(rejects)}")
-    lines.extend(f"  {item['file_name']!r}: {item['reason']}" for item in rejects[:20])
+    lines.extend(f"  {shown_name(item['file_name'])}: {item['reason']}" for item in rejects[:20])
     return lines
