@@ -28,14 +28,14 @@ def listing() -> Iterator[None]:
 class ReadProgress:
     """The reading and committing of a run's batches, as they happen."""
 
-    def __init__(self, files: int, batches: int, files_read: Callable[[], int] | None) -> None:
+    def __init__(self, files: int, batches: int, files_read: Callable[[], int] | None,
+                 bar: tuple[Progress, TaskID] | None = None) -> None:
         self.files, self.batches = files, batches
         self.files_read = files_read  # the readers' count, file by file (None: by batch only)
         self.read_files = 0  # of the batches read whole
         self.read_batches = 0
         self.committed_batches = 0
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
+        self.bar = bar  # on a terminal; else plain lines
         self._lock = threading.Lock()
 
     def batch_read(self, files: int) -> None:
@@ -58,37 +58,41 @@ class ReadProgress:
     def _show(self, line: str) -> None:
         if self.batches < 2:
             return
-        if self._bar is None:
-            # Not print(): the flow's log_prints would route it into Prefect's (quiet) logger.
-            sys.stderr.write(f"newsdrop: {line}\n")
-            sys.stderr.flush()
+        if self.bar is None:
+            _say(line)
         else:
-            self._refresh()
+            self.refresh()
 
-    def _refresh(self) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, completed=self.files_done(),
-                             committed=f"{self.committed_batches}/{self.batches} batches committed")
+    def refresh(self) -> None:
+        if self.bar is not None:
+            progress, task = self.bar
+            progress.update(task, completed=self.files_done(),
+                            committed=f"{self.committed_batches}/{self.batches} batches committed")
+
+
+def _say(line: str) -> None:
+    # Not print(): the flow's log_prints would route it into Prefect's (quiet) logger.
+    sys.stderr.write(f"newsdrop: {line}\n")
+    sys.stderr.flush()
 
 
 @contextlib.contextmanager
 def read_progress(files: int, batches: int, files_read: Callable[[], int] | None = None) -> Iterator[ReadProgress]:
-    progress = ReadProgress(files, batches, files_read)
     if batches < 2 or not sys.stderr.isatty():
         if batches >= 2:
-            progress._show(f"reading {files} new files in {batches} batches")
-        yield progress
+            _say(f"reading {files} new files in {batches} batches")
+        yield ReadProgress(files, batches, files_read)
         return
     columns = (TextColumn("reading drops"), BarColumn(), MofNCompleteColumn(), TextColumn("files,"),
                TextColumn("{task.fields[committed]}"), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        progress._bar = bar
-        progress._task = bar.add_task("read", total=files, committed=f"0/{batches} batches committed")
+        task = bar.add_task("read", total=files, committed=f"0/{batches} batches committed")
+        progress = ReadProgress(files, batches, files_read, (bar, task))
         stop = threading.Event()
 
         def poll() -> None:  # the readers count files as they go: the bar moves between batches
             while not stop.wait(POLL_SECONDS):
-                progress._refresh()
+                progress.refresh()
 
         poller = threading.Thread(target=poll, name="newsdrop-progress", daemon=True)
         poller.start()

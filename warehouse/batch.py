@@ -39,6 +39,8 @@ COMPRESSION = "zstd"
 
 
 NO_SHAS: frozenset[str] = frozenset()
+NAME_NOT_UTF8 = Rejected(RejectReason.NAME_NOT_UTF8,
+                         "the file name is not UTF-8 (file_name shows its bytes escaped): rename the file to load it")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +197,7 @@ def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layou
                 keep_raw(raw_folder, fetched.sha256, fetched.raw)
             elif io is not None:
                 storing.append(io.submit(keep_object, layout.raw_location(fetched.sha256), fetched.raw))
-        reading = fetched.rejected or (name_not_utf8() if listed.name_not_utf8 else read_drop(fetched.raw))
+        reading = fetched.rejected or (NAME_NOT_UTF8 if listed.name_not_utf8 else read_drop(fetched.raw))
         kept = not (isinstance(reading, Rejected) and reading.reason == RejectReason.UNREADABLE)
         raw_path = raw_relative(fetched.sha256) if kept else ""
         received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
@@ -211,11 +213,6 @@ def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layou
         future.result()  # every raw object is stored before the batch is staged
     result.files = stage(layout, spec, rows.to_arrow())
     return result
-
-
-def name_not_utf8() -> Rejected:
-    return Rejected(RejectReason.NAME_NOT_UTF8,
-                    "the file name is not UTF-8 (file_name shows its bytes escaped): rename the file to load it")
 
 
 def stage(layout: DataLayout, spec: BatchSpec, tables: dict[str, pa.Table]) -> dict[str, StagedFile]:
