@@ -19,9 +19,11 @@ what S3 costs at most, not what it costs.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import statistics
@@ -43,6 +45,40 @@ import servers as real_servers  # noqa: E402
 from benchmarks.generate import DEFAULT_CORPORA, generate  # noqa: E402
 
 CONFIGS = ("embedded", "pg", "pg+s3", "pg+s3+dask")
+REQUEST = re.compile(r'"(GET|PUT|POST|HEAD|DELETE) (\S+) HTTP')
+
+
+def s3_requests(log: Path, start: int) -> dict[str, int]:
+    """The S3 requests moto logged from byte `start` of its log on, by method and by what they
+    touched: the inbox, the staging area, raw_drops, the other lake tables, a listing, a
+    multipart upload's steps. A copy (S3's rename) is a PUT to the lake in the log."""
+    counts: collections.Counter[str] = collections.Counter()
+    with open(log, "rb") as handle:
+        handle.seek(start)
+        for line in handle.read().decode(errors="replace").splitlines():
+            match = REQUEST.search(line)
+            if not match:
+                continue
+            method, target = match.groups()
+            path, _, query = target.partition("?")
+            if "uploads" in query or "partNumber" in query or "uploadId" in query:
+                area = "multipart"
+            elif "list-type" in query or "prefix=" in query or path.endswith("/"):
+                area = "list"
+            elif "/bench-inbox-" in path:
+                area = "inbox"
+            elif "/_staging/" in path:
+                area = "staging"
+            elif "/lake/main/raw_drops/" in path:
+                area = "raw_drops"
+            elif "/raw/" in path:
+                area = "raw (one object a drop)"
+            elif "/lake/" in path:
+                area = "lake tables"
+            else:
+                area = "other"
+            counts[f"{method} {area}"] += 1
+    return dict(sorted(counts.items()))
 
 
 class Peak:
@@ -116,6 +152,8 @@ def run_config(config: str, inbox: Path, s3_inbox: str, work: Path, env: dict[st
             command += ["--dask", env["TEST_SERVERS_DASK"]]
             others = dask_worker_pids(env["TEST_SERVERS_DASK"])
     servers_before = server_cpu_seconds(env)
+    log = Path(env["BENCH_MOTO_LOG"]) if env.get("BENCH_MOTO_LOG") and "s3" in config else None
+    log_start = log.stat().st_size if log else 0
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -129,6 +167,7 @@ def run_config(config: str, inbox: Path, s3_inbox: str, work: Path, env: dict[st
     loaded = next(line for line in stdout.splitlines() if "files:" in line).strip()
     return {"config": config, "seconds": round(seconds, 2), "peak_run_mb": round(peak.run_mb),
             "peak_dask_worker_mb": round(peak.others_mb) if others else None, "files": loaded,
+            "s3_requests": s3_requests(log, log_start) if log else None,
             **{f"{name}_cpu_seconds": round(servers_after[name] - servers_before[name], 1) for name in servers_after}}
 
 
@@ -171,6 +210,7 @@ def main() -> None:
             folder.mkdir()
             started = real_servers.start_postgres(folder)
             started.update(real_servers.start_s3(folder))
+            started["BENCH_MOTO_LOG"] = str(folder / "moto.log")
             if args.served:
                 prefect_server, api_url = start_prefect_server(work)
                 started["PREFECT_API_URL"] = api_url

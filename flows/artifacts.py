@@ -31,5 +31,5 @@ def publish_artifacts(summary: RunSummary) -> None:
     create_markdown_artifact(
         key=f"newsdrop-{summary.kind}-rejects",
         markdown=f"# Rejected files, run {summary.run_id}\n\n| file | reason |\n|---|---|\n{rejects}\n",
-        description="Files rejected by this run; their bytes are kept under DATA/raw.",
+        description="Files rejected by this run; their bytes are kept in the raw_drops table.",
     )

@@ -278,10 +278,10 @@ def rebuild(
     verbose: VerboseOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Re-read every kept raw drop with the current reading rules and rebuild all tables.
+    """Re-read every drop's kept bytes with the current reading rules and rebuild all tables.
 
     Use it after a change to the reading rules. The inbox is not needed: the
-    raw bytes of every drop, accepted or rejected, are kept under DATA/raw.
+    raw bytes of every drop, accepted or rejected, are kept in the lake's raw_drops table.
 
     Example:
 

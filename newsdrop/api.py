@@ -86,7 +86,7 @@ def vacuum(data: PathLike | None = None, *, keep_days: float = 7, merge: bool = 
     layout = data_layout(settings)
     if not layout.exists():
         raise NewsdropError(f"no warehouse at {layout.url}")
-    with maintenance(layout, settings.lock_wait_seconds) as con:
+    with maintenance(layout, settings.lock_wait_seconds, settings.batch_size) as con:
         return vacuum_lake(con, layout, datetime.now(UTC) - timedelta(days=keep_days), merge)
 
 

@@ -35,7 +35,7 @@ from newsdrop.warehouse.discover import Plan, discover
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.maintenance import expire_before
-from newsdrop.warehouse.rebuild import clear_for_rebuild, plan_rebuild
+from newsdrop.warehouse.rebuild import clear_for_rebuild, plan_rebuild, with_kept_bytes
 from newsdrop.warehouse.runs import Run, open_run, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
 
@@ -116,13 +116,15 @@ class Deadline:
 
 
 def read_in_completion_order(batches: list[Batch], inbox: str | None, layout: DataLayout, settings: Settings,
-                             hooks: RunHooks, deadline: Deadline) -> Iterator[BatchResult]:
+                             hooks: RunHooks, deadline: Deadline,
+                             prepare: Callable[[Batch], Batch] = lambda batch: batch) -> Iterator[BatchResult]:
     """Every batch's result as soon as it is read; a failed batch fails the run at once, not
     after the others. It takes the list of batches over (and empties it). With parallel
     readers, two batches per reader are in flight: a reader always has the next one while
     this process commits, and a committed batch's result is let go (submitting them all at
     once kept every result until the run's end: 700 MB at 300k drops). Read in this process,
-    the batches are read and committed one after the other."""
+    the batches are read and committed one after the other. `prepare` completes a batch as it
+    is handed out (rebuild adds its kept bytes then)."""
     files = sum(len(candidates) for _spec, candidates in batches)
     with reading_executor(settings, len(batches)) as readers, \
             hooks.progress(files, len(batches), readers.files_read) as advance:
@@ -132,7 +134,7 @@ def read_in_completion_order(batches: list[Batch], inbox: str | None, layout: Da
 
         def top_up() -> None:
             while waiting and len(in_flight) < readers.in_flight:
-                spec, candidates = waiting.popleft()
+                spec, candidates = prepare(waiting.popleft())
                 start = functools.partial(readers.submit, read_batch_retrying, spec, candidates, inbox, layout,
                                           settings.max_bytes)
                 in_flight[hooks.read(spec.part, start)] = len(candidates)
@@ -175,7 +177,7 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     """Take in every new drop of the inbox, committing batch by batch."""
     inbox = require_inbox(settings)  # before the lock and the lake: a wrong path is not a failed run
     deadline = Deadline(settings.run_timeout_seconds)
-    with open_run(data_layout(settings), RunKind.INGEST, settings.lock_wait_seconds) as run, \
+    with open_run(data_layout(settings), RunKind.INGEST, settings.lock_wait_seconds, settings.batch_size) as run, \
             deadline.interrupting(run.con):
         plan = hooks.step("discover", None, functools.partial(_discover, run, inbox, settings))
         batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
@@ -190,7 +192,7 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
         deadline.check()
         snapshot = hooks.step("finish", None, functools.partial(_finish, run, outcome, plan))
     summary = RunSummary.of(RunKind.INGEST, run.run_id, settings.data, inbox, plan, outcome,
-                            _seconds_since(run.started_at), snapshot)
+                            _seconds_since(run.started_at), snapshot, list(run.notes))
     hooks.finished(summary)
     return summary
 
@@ -206,7 +208,7 @@ def _replace_tables(run: Run, results: list[BatchResult], outcome: Outcome) -> i
 
 
 def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
-    """Re-read every kept raw drop with the current rules; replace every table in one snapshot.
+    """Re-read every drop's bytes kept in raw_drops with the current rules; replace every table in one snapshot.
 
     Every batch is read and staged first; then one transaction replaces the tables and
     the expiry right after it deletes the replaced files. Readers of the lake see the
@@ -214,16 +216,17 @@ def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     rename to the expiry (seconds), or, if the process dies in between, until the next
     run's recovery finishes the expiry."""
     deadline = Deadline(settings.run_timeout_seconds)
-    with open_run(data_layout(settings), RunKind.REBUILD, settings.lock_wait_seconds) as run, \
+    with open_run(data_layout(settings), RunKind.REBUILD, settings.lock_wait_seconds, settings.batch_size) as run, \
             deadline.interrupting(run.con):
-        batches = plan_rebuild(run.layout, run.ledger.kept_versions(), run.run_id)
-        results = list(read_in_completion_order(batches, None, run.layout, settings, hooks, deadline))
+        batches = plan_rebuild(run.ledger.kept_versions(), run.run_id)
+        with_bytes = functools.partial(with_kept_bytes, run.con, max_bytes=settings.max_bytes)
+        results = list(read_in_completion_order(batches, None, run.layout, settings, hooks, deadline, with_bytes))
         deadline.check()
         outcome = Outcome()
         snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome))
         checkpoint("rebuild-committed")
         expired, deleted = expire_before(run.con, datetime.now(UTC))
-        notes = [f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
+        notes = [*run.notes, f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
                  "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone"]
     summary = RunSummary.of(RunKind.REBUILD, run.run_id, settings.data, None, None, outcome,
                             _seconds_since(run.started_at), snapshot, notes)

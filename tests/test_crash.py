@@ -28,13 +28,15 @@ from helpers import make_inbox, query, table_rows
 from benchmarks.generate import generate
 from newsdrop.warehouse.faults import FAULT_ENV, POINTS
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.schema import PER_RUN_TABLES
+from newsdrop.warehouse.schema import PER_RUN_TABLES, RAW_TABLES
 
 # Columns that name the run that took a row in: they differ between two
 # otherwise identical histories, everything else must not.
 RUN_COLUMNS = ("run_id", "ingested_at", "rejected_at")
 DATA_TABLES = ("drops", "articles", "headlines", "drop_headlines", "dropped_lines", "rejected_drops")
 LEDGER_KEPT = "SELECT count(*) FROM lake.ledger.file_versions WHERE outcome <> 'unchanged'"
+LEDGER_SHAS = ("SELECT sha256 FROM lake.ledger.file_versions WHERE outcome <> 'unchanged' "
+               "AND coalesce(reason, '') <> 'unreadable'")
 
 
 def newsdrop_process(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
@@ -69,21 +71,26 @@ def folder_rows(folder: Path) -> int:
     return ds.dataset(folder, format="parquet", partitioning="hive").count_rows()
 
 
-def assert_lake_consistent(data: Path) -> None:
-    """What the lake shows is whole: no duplicate, every kept ledger entry has its row."""
+def assert_lake_consistent(data: Path, upgraded: bool = True) -> None:
+    """What the lake shows is whole: no duplicate, every kept ledger entry has its row (and
+    its bytes, unless the upgrade that moves them into the lake is still under way)."""
     assert query(data, "SELECT count(*) - count(DISTINCT drop_id) FROM drops") == [(0,)]
     assert query(data, "SELECT count(*) - count(DISTINCT (drop_id, position)) FROM drop_headlines") == [(0,)]
     assert query(data, "SELECT (SELECT count(*) FROM drops) + (SELECT count(*) FROM rejected_drops)") == \
         query(data, LEDGER_KEPT)
+    # Every version read has its bytes in raw_drops, stored once.
+    assert query(data, "SELECT count(*) - count(DISTINCT (sha256, chunk)) FROM raw_drops") == [(0,)]
+    if upgraded:
+        assert query(data, f"{LEDGER_SHAS} EXCEPT SELECT sha256 FROM raw_drops") == []
 
 
-def assert_consistent(data: Path) -> None:
+def assert_consistent(data: Path, upgraded: bool = True) -> None:
     """The lake is whole, and each table's Parquet folder, read directly, holds exactly the
     lake's rows: no orphaned file of a killed transaction, no stale replaced file, no
     delete file that a plain reader would not apply, no temporary file."""
-    assert_lake_consistent(data)
+    assert_lake_consistent(data, upgraded)
     layout = DataLayout(data)
-    for table in PER_RUN_TABLES:
+    for table in (*PER_RUN_TABLES, *RAW_TABLES):
         folder = layout.table_folder(table)
         assert folder_rows(folder) == query(data, f"SELECT count(*) FROM {table}")[0][0], table
         assert not list(folder.rglob("*-delete.parquet")), table

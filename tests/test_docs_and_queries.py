@@ -18,7 +18,7 @@ from helpers import ingest, make_inbox, newsdrop
 
 import newsdrop as api
 from newsdrop.warehouse.lake import extension_path
-from newsdrop.warehouse.schema import TABLES, VIEWS
+from newsdrop.warehouse.schema import PARTITION_COLUMN, TABLES, VIEWS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "warehouse.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -130,7 +130,7 @@ def test_every_folder_reads_back_as_its_table(warehouse: Path) -> None:
                 f"SELECT count(*) FROM read_parquet('{folder}/**/*.parquet', hive_partitioning = true)").fetchone()
         assert (len(frame), arrow.num_rows, lazy.height, counted[0]) == (expected,) * 4, table
         columns = list(TABLES[table].names)
-        partitioned = {"year", "month", "day"} if table not in ("runs", "quality_checks") else set()
+        partitioned = {"year", "month", "day"} if table in PARTITION_COLUMN else set()
         for names in (list(frame.columns), arrow.schema.names, lazy.columns, [row[0] for row in described]):
             assert set(names) == {*columns, *partitioned}, (table, names)
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from conftest import DROPS
 from fuzz_reader import fuzz
@@ -80,7 +81,13 @@ def test_too_large_is_rejected_without_reading_it_whole(tmp_path: Path) -> None:
     assert peak < 8 << 20, f"peak {peak / 1e6:.1f} MB while keeping a 40 MB file"
     sha = result.versions[0].sha256
     assert sha == hashlib.sha256(big.read_bytes()).hexdigest()
-    assert (data / "raw" / sha[:2] / sha).stat().st_size == 40 << 20
+    # Staged for raw_drops in 40 chunks of 1 MiB, the file whole again when they are joined.
+    assert result.raw_shas == [sha]
+    chunks = pq.read_table(result.raw.path).sort_by("chunk")
+    assert chunks["chunk"].to_pylist() == list(range(40))
+    assert set(chunks["size_bytes"].to_pylist()) == {40 << 20}
+    assert b"".join(chunks["content"].to_pylist()) == big.read_bytes()
+    assert pq.ParquetFile(result.raw.path).metadata.num_row_groups >= 10  # written as it was read
 
 
 def test_listing_skips_in_progress_names_and_files_still_being_written(tmp_path: Path) -> None:
@@ -191,7 +198,8 @@ def test_fuzzed_byte_file_names_reject_only_the_names_that_are_not_utf8(tmp_path
     result = ingest(inbox, data)
     assert f"{len(names) + 1} seen, {len(names) + 1} new, {len(utf8)} loaded, {len(escaped)} rejected" in result
     assert sorted(row[0] for row in query(data, "SELECT file_name FROM drops")) == sorted(utf8)
-    assert query(data, "SELECT file_name, reason, raw_path <> '' FROM rejected_drops ORDER BY file_name") == [
+    assert query(data, "SELECT file_name, reason, content IS NOT NULL FROM rejected_drops "
+                       "LEFT JOIN raw_drops USING (sha256) ORDER BY file_name") == [
         (name, "name_not_utf8", True) for name in escaped]
     assert "0 new" in ingest(inbox, data)  # recorded, so not taken again
     rebuild(data)

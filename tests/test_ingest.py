@@ -48,6 +48,7 @@ def test_tables_have_the_expected_counts(loaded: tuple[Path, Path]) -> None:
         "rejected_drops": 2,
         "runs": 1,
         "quality_checks": len(quality.CHECKS),  # one batch
+        "raw_drops": 36,  # every file's bytes, accepted or rejected
     }
 
 
@@ -92,18 +93,24 @@ def test_drop_columns(loaded: tuple[Path, Path]) -> None:
 
 def test_rejected_files_are_listed_and_their_bytes_kept(loaded: tuple[Path, Path]) -> None:
     _, data = loaded
-    rows = query(data, "SELECT file_name, reason, sha256, raw_path, size_bytes FROM rejected_drops ORDER BY file_name")
+    rows = query(data, "SELECT file_name, reason, sha256, content, r.size_bytes FROM rejected_drops "
+                       "JOIN raw_drops r USING (sha256) ORDER BY file_name")
     assert [(name, reason) for name, reason, *_ in rows] == [(case["file"], case["reason"]) for case in REJECTED]
-    for file_name, _reason, sha256, raw_path, size_bytes in rows:
-        kept = (data / raw_path).read_bytes()
+    for file_name, _reason, sha256, kept, size_bytes in rows:
         assert kept == (DROPS / file_name).read_bytes()
         assert (hashlib.sha256(kept).hexdigest(), len(kept)) == (sha256, size_bytes)
 
 
-def test_every_accepted_drop_keeps_its_raw_bytes(loaded: tuple[Path, Path]) -> None:
+def test_every_accepted_drop_keeps_its_raw_bytes_once_in_the_lake(loaded: tuple[Path, Path]) -> None:
     _, data = loaded
-    for file_name, raw_path in query(data, "SELECT file_name, raw_path FROM drops"):
-        assert (data / raw_path).read_bytes() == (DROPS / file_name).read_bytes()
+    for file_name, content in query(data, "SELECT file_name, content FROM drops JOIN raw_drops USING (sha256)"):
+        assert content == (DROPS / file_name).read_bytes()
+    assert query(data, "SELECT count(*), count(DISTINCT sha256), count(*) FILTER (WHERE chunk <> 0) "
+                       "FROM raw_drops") == [(36, 36, 0)]
+    # No file a drop: one Parquet file of the batch, in the lake, and no DATA/raw.
+    assert not (data / "raw").exists()
+    assert [path.parent for path in (data / "lake").rglob("*.parquet") if "raw_drops" in str(path)] == [
+        data / "lake" / "main" / "raw_drops"]
 
 
 def test_headlines_aggregate_agrees_with_drop_headlines(loaded: tuple[Path, Path]) -> None:

@@ -3,7 +3,6 @@ after its commit, a lake whose creation was cut short, kept bytes that are gone.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from helpers import make_inbox, newsdrop, query
 
 import newsdrop as api
 from newsdrop.warehouse.faults import FAULT_ENV
-from newsdrop.warehouse.lake import _duckdb, attach_sql
+from newsdrop.warehouse.lake import _duckdb, attach_sql, open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PER_RUN_TABLES
 
@@ -74,9 +73,14 @@ def test_a_lake_whose_creation_was_cut_short_is_created_by_the_next_run(tmp_path
 def test_rebuild_refuses_when_kept_bytes_are_gone(tmp_path: Path) -> None:
     inbox, data = make_inbox(tmp_path / "inbox", DROPS), tmp_path / "data"
     api.ingest(inbox, data, settle_seconds=0, workers=1)
-    (raw_path,) = query(data, "SELECT raw_path FROM drops WHERE file_name = '001_c780d2942f53d682.txt'")[0]
-    os.unlink(data / raw_path)
-    with pytest.raises(api.RunFailed, match=r"raw bytes of 001_c780d2942f53d682\.txt are missing"):
+    # The bytes of one drop taken out of raw_drops behind newsdrop's back.
+    (sha256,) = query(data, "SELECT sha256 FROM drops WHERE file_name = '001_c780d2942f53d682.txt'")[0]
+    con = open_lake(DataLayout(data))
+    try:
+        con.execute("DELETE FROM raw_drops WHERE sha256 = ?", [sha256])
+    finally:
+        con.close()
+    with pytest.raises(api.RunFailed, match=r"raw bytes of 001_c780d2942f53d682\.txt .* are missing from raw_drops"):
         api.rebuild(data, workers=1)
     assert lake_rows(data)["drops"] == 34  # nothing of the failed rebuild is visible
     assert folder_rows(data) == lake_rows(data)

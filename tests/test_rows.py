@@ -39,7 +39,7 @@ def test_a_batch_becomes_arrow_tables_of_exactly_the_schema() -> None:
     rows = BatchRows(run_id="r1", ingested_at=NOW)
     reading = read_drop(b"A paragraph here.\n\n\nFirst headline\nSecond headline\n")
     assert not isinstance(reading, Rejected)
-    rows.add(FileFacts("001_00000000000000aa.txt", "ab" * 32, 50, NOW, "raw/ab/x"), reading)
+    rows.add(FileFacts("001_00000000000000aa.txt", "ab" * 32, 50, NOW), reading)
     tables = rows.to_arrow()
     assert set(tables) == {"drops", "articles", "drop_headlines"}
     for table, data in tables.items():

@@ -170,11 +170,12 @@ def test_postgres_s3_and_dask_give_the_embedded_tables_row_for_row(remote: Remot
     # ...by workers that never load Prefect, so none can fall back to an ephemeral Prefect
     # server of its own (on a busy machine its start timed out, a 60-line traceback).
     assert prefect_on_dask(servers["TEST_SERVERS_DASK"]) == {False}
-    # The raw bytes are kept under the data URL, as the tables name them.
-    keys = {item["Key"] for item in s3_client(remote.env).list_objects_v2(
-        Bucket=BUCKET, Prefix=remote.data.removeprefix(f"s3://{BUCKET}/") + "/raw/")["Contents"]}
-    raw_paths = {path for (path,) in remote.query("SELECT raw_path FROM drops")}
-    assert {f"{remote.data.removeprefix(f's3://{BUCKET}/')}/{path}" for path in raw_paths} <= keys
+    # The raw bytes are in the lake, one object a batch (not one a drop), and none under raw/.
+    prefix = remote.data.removeprefix(f"s3://{BUCKET}/")
+    listed = s3_client(remote.env).list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/lake/main/raw_drops/")
+    assert len(listed["Contents"]) == 8  # 36 files in batches of five
+    assert remote.query("SELECT count(DISTINCT sha256) FROM raw_drops") == [(36,)]
+    assert "Contents" not in s3_client(remote.env).list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/raw/")
 
     again = remote.run()
     assert again.returncode == 0, again.stderr
@@ -578,14 +579,46 @@ def test_a_too_large_drop_in_s3_is_kept_whole_and_rejected(remote: Remote, tmp_p
     assert result.returncode == 0, result.stderr
     assert remote.query(f"SELECT reason FROM rejected_drops WHERE file_name = '{big.name}'") == [("too_large",)]
     sha = hashlib.sha256(big.read_bytes()).hexdigest()
-    key = f"{remote.data.removeprefix(f's3://{BUCKET}/')}/raw/{sha[:2]}/{sha}"
-    stored = s3_client(remote.env).get_object(Bucket=BUCKET, Key=key)["Body"].read()
-    assert stored == big.read_bytes()
+    chunks = remote.query(f"SELECT chunk, content FROM raw_drops WHERE sha256 = '{sha}' ORDER BY chunk")
+    assert [chunk for chunk, _content in chunks] == [0, 1, 2]  # 1 MiB chunks
+    assert b"".join(content for _chunk, content in chunks) == big.read_bytes()
+    # No temporary object is left (pyarrow may leave an empty marker for the emptied prefix).
     leftovers = s3_client(remote.env).list_objects_v2(
-        Bucket=BUCKET, Prefix=f"{remote.data.removeprefix(f's3://{BUCKET}/')}/raw/incoming/")
-    # No temporary object is left (pyarrow leaves an empty "incoming/" marker when it deletes
-    # the last object under it: that is no drop's bytes).
+        Bucket=BUCKET, Prefix=f"{remote.data.removeprefix(f's3://{BUCKET}/')}/_staging/")
     assert [item["Key"] for item in leftovers.get("Contents", []) if item["Size"]] == []
+
+
+def test_an_s3_warehouse_that_keeps_raw_objects_is_upgraded(remote: Remote, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL + S3 warehouse as newsdrop before raw_drops left it: each file's bytes an
+    object under DATA/raw/ (made here from a warehouse of today's: its raw_drops emptied, its
+    bytes written back as such objects). The next run moves them into raw_drops."""
+    from newsdrop.warehouse.lake import open_lake
+    from newsdrop.warehouse.layout import DataLayout
+
+    remote.upload(DROPS)
+    assert remote.run(env={**remote.env, "NEWSDROP_BATCH_SIZE": "10"}).returncode == 0
+    kept = dict(remote.query("SELECT sha256, content FROM raw_drops"))
+    assert len(kept) == 36
+    client, prefix = s3_client(remote.env), remote.data.removeprefix(f"s3://{BUCKET}/")
+    for sha256, content in kept.items():
+        client.put_object(Bucket=BUCKET, Key=f"{prefix}/raw/{sha256[:2]}/{sha256}", Body=content)
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "PGPASSWORD"):
+        monkeypatch.setenv(variable, remote.env[variable])
+    con = open_lake(DataLayout(remote.data, parse_catalog(remote.catalog)))
+    try:
+        con.execute("DELETE FROM raw_drops")
+    finally:
+        con.close()
+
+    result = remote.run(env={**remote.env, "NEWSDROP_BATCH_SIZE": "10"})
+    assert result.returncode == 0, result.stderr
+    assert f"upgrade: moved 36 file(s) of {remote.data}/raw into the lake's raw_drops table in 4 commit(s)" \
+        in result.stdout
+    assert dict(remote.query("SELECT sha256, content FROM raw_drops")) == kept
+    assert "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/raw/")
+    rebuilt = remote.run(command="rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert remote.query("SELECT count(*) FROM drops") == [(34,)]
 
 
 def test_odd_s3_keys_load_under_their_own_names(remote: Remote) -> None:

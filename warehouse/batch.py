@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,15 +21,14 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsdrop.errors import RunFailed
 from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
-from newsdrop.warehouse.layout import DataLayout, raw_relative
-from newsdrop.warehouse.raw import keep_large, keep_object, keep_raw
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.raw import RawFile, open_input, spool
 from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
-from newsdrop.warehouse.storage import is_s3, join, read_bytes, s3_filesystem, s3_key
+from newsdrop.warehouse.storage import is_s3, join, read_bytes, remove, s3_filesystem, s3_key
 
 # Objects in S3 are fetched and kept this many at a time: each is a request of a few
 # milliseconds, which a reader would otherwise spend waiting.
@@ -44,10 +44,20 @@ NAME_NOT_UTF8 = Rejected(RejectReason.NAME_NOT_UTF8,
 
 
 @dataclass(frozen=True, slots=True)
+class Kept:
+    """A version as rebuild reads it again: its hash, its bytes from raw_drops (None when it has
+    none to read: unreadable when it was taken in, or over max_bytes), the ledger's reason."""
+
+    sha256: str
+    content: bytes | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     listed: Listed
     known_shas: frozenset[str] = NO_SHAS
-    source: str | None = None  # where the bytes are when not in the inbox (rebuild: the raw store)
+    kept: Kept | None = None  # rebuild: the version's kept bytes (None: read it from the inbox)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,8 @@ class StagedFile:
 class BatchResult:
     spec: BatchSpec
     files: dict[str, StagedFile] = field(default_factory=dict)  # table -> its staged Parquet file
+    raw: StagedFile | None = None  # the raw_drops rows of the batch's new bytes (none in a rebuild)
+    raw_shas: list[str] = field(default_factory=list)  # whose bytes `raw` holds
     versions: list[FileVersion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
 
@@ -103,54 +115,62 @@ class Fetched:
     sha256: str
     raw: bytes = b""
     rejected: Rejected | None = None
+    spooled: str | None = None  # a too-large file's copy, to be stored in chunks
 
 
-def fetch(layout: DataLayout, candidate: Candidate, path: str, max_bytes: int) -> Fetched | SkipReason:
-    """The bytes of one candidate (a too-large one kept in the raw store as it is streamed);
+def fetch(candidate: Candidate, path: str, max_bytes: int, spool_folder: str) -> Fetched | SkipReason:
+    """The bytes of one candidate (a too-large one copied to `spool_folder` as it is hashed);
     a skip reason when it can't be had now."""
     listed = candidate.listed
+    if candidate.kept is not None:
+        return fetch_kept(listed, candidate.kept, max_bytes)
     try:
         if listed.size_bytes > max_bytes:
-            sha256 = keep_large(layout, path)
+            spooled = join(spool_folder, f"{os.getpid()}-{secrets.token_hex(8)}.tmp")
+            if not is_s3(spooled):
+                os.makedirs(spool_folder, exist_ok=True)
             detail = f"{listed.size_bytes} bytes, over the limit of {max_bytes}"
-            return Fetched(sha256, rejected=Rejected(RejectReason.TOO_LARGE, detail))
+            return Fetched(spool(path, spooled), rejected=Rejected(RejectReason.TOO_LARGE, detail), spooled=spooled)
         raw = read_bytes(path)
         return Fetched(hashlib.sha256(raw).hexdigest(), raw)
     except FileNotFoundError:
-        if candidate.source is None:
-            return SkipReason.VANISHED
-        if os.path.basename(candidate.source) != EMPTY_SHA256:
-            # Kept bytes that are gone: a damaged raw store, not a reject to record.
-            raise RunFailed(f"the raw bytes of {listed.name} are missing from {candidate.source}: "
-                                "restore DATA/raw from a backup before rebuilding") from None
-        # Rebuild of a version whose bytes were never kept (unreadable when taken in).
-        detail = "no bytes were kept: the file was unreadable when it was taken in"
-        return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, detail))
+        return SkipReason.VANISHED
     except PermissionError as exc:
         return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, f"permission denied: {exc.strerror}"))
     except IsADirectoryError:
         return SkipReason.NOT_A_FILE
 
 
-def _fetched_locally(layout: DataLayout, candidates: list[Candidate], inbox: str | None,
-                     max_bytes: int) -> Iterator[tuple[Candidate, Fetched | SkipReason]]:
+def fetch_kept(listed: Listed, kept: Kept, max_bytes: int) -> Fetched:
+    """A version's bytes as raw_drops keeps them, read again by rebuild."""
+    if listed.size_bytes > max_bytes:
+        detail = f"{listed.size_bytes} bytes, over the limit of {max_bytes}"
+        return Fetched(kept.sha256, rejected=Rejected(RejectReason.TOO_LARGE, detail))
+    if kept.content is None:
+        detail = "no bytes were kept: the file was unreadable when it was taken in"
+        return Fetched(EMPTY_SHA256, rejected=Rejected(RejectReason.UNREADABLE, detail))
+    return Fetched(hashlib.sha256(kept.content).hexdigest(), kept.content)
+
+
+def _fetched_locally(candidates: list[Candidate], inbox: str | None, max_bytes: int,
+                     spool_folder: str) -> Iterator[tuple[Candidate, Fetched | SkipReason]]:
     inbox_real = os.path.realpath(inbox) if inbox else None
     for candidate in candidates:
         # Strings, not pathlib: this loop runs once per drop.
-        path = candidate.source or os.path.join(inbox or ".", candidate.listed.path_name)
-        if (candidate.source is None and os.path.islink(path)
+        path = os.path.join(inbox or ".", candidate.listed.path_name)
+        if (candidate.kept is None and os.path.islink(path)
                 and os.path.dirname(os.path.realpath(path)) != inbox_real):
             # Checked again at read time: the link may have been swapped since the listing.
             yield candidate, SkipReason.SYMLINK_OUTSIDE_INBOX
             continue
-        yield candidate, fetch(layout, candidate, path, max_bytes)
+        yield candidate, fetch(candidate, path, max_bytes, spool_folder)
 
 
-def _fetched_ahead(layout: DataLayout, candidates: list[Candidate], inbox: str | None, max_bytes: int,
+def _fetched_ahead(candidates: list[Candidate], inbox: str | None, max_bytes: int, spool_folder: str,
                    io: ThreadPoolExecutor) -> Iterator[tuple[Candidate, Fetched | SkipReason]]:
     """Objects fetched S3_REQUESTS at a time, in order; at most two windows held."""
     def one(candidate: Candidate) -> Fetched | SkipReason:
-        return fetch(layout, candidate, candidate.source or join(inbox or "", candidate.listed.name), max_bytes)
+        return fetch(candidate, join(inbox or "", candidate.listed.name), max_bytes, spool_folder)
 
     window: list[Future[Fetched | SkipReason]] = []
     for start in range(0, len(candidates), S3_REQUESTS):
@@ -165,8 +185,8 @@ def _fetched_ahead(layout: DataLayout, candidates: list[Candidate], inbox: str |
 
 def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout,
                max_bytes: int, file_done: Callable[[], None] = lambda: None) -> BatchResult:
-    """Read the batch's files (from the inbox, or from the raw store when rebuilding: inbox None);
-    `file_done()` after each (the run's progress)."""
+    """Read the batch's files (from the inbox, or as raw_drops keeps them when rebuilding: inbox
+    None); `file_done()` after each (the run's progress)."""
     remote = layout.remote or (inbox is not None and is_s3(inbox))
     pool = ThreadPoolExecutor(S3_REQUESTS, thread_name_prefix="newsdrop-s3") if remote else None
     with pool or contextlib.nullcontext():
@@ -175,44 +195,63 @@ def read_batch(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, 
 
 def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layout: DataLayout, max_bytes: int,
           io: ThreadPoolExecutor | None, file_done: Callable[[], None]) -> BatchResult:
-    raw_folder = str(layout.raw)
+    folder = layout.staging_url_for(spec.staging_run_id)
+    spool_folder = join(folder, "large")
     rows = BatchRows(run_id=spec.run_id, ingested_at=spec.ingested_at)
+    # The bytes of the batch's new versions; a rebuild stores none (they are in raw_drops).
+    raw = RawFile(join(folder, "raw_drops", f"{spec.run_id}-{spec.part:05d}.parquet"), spec.run_id, spec.part,
+                  spec.ingested_at) if inbox is not None else None
+    if raw is not None and not layout.remote:
+        os.makedirs(os.path.dirname(raw.path), exist_ok=True)
     result = BatchResult(spec)
-    storing: list[Future[None]] = []
-    fetched_all = (_fetched_locally(layout, candidates, inbox, max_bytes) if io is None
-                   else _fetched_ahead(layout, candidates, inbox, max_bytes, io))
-    for candidate, fetched in fetched_all:
-        file_done()  # one more taken up
-        listed = candidate.listed
-        if isinstance(fetched, SkipReason):
-            result.skipped.append((listed.name, fetched))
-            continue
-        version = FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256, FileOutcome.UNCHANGED)
-        if fetched.sha256 in candidate.known_shas:
-            # Same bytes under the same name (touched or copied back): not a new version.
-            result.versions.append(version)
-            continue
-        if fetched.rejected is None:
-            if not layout.remote:
-                keep_raw(raw_folder, fetched.sha256, fetched.raw)
-            elif io is not None:
-                storing.append(io.submit(keep_object, layout.raw_location(fetched.sha256), fetched.raw))
-        reading = fetched.rejected or (NAME_NOT_UTF8 if listed.name_not_utf8 else read_drop(fetched.raw))
-        kept = not (isinstance(reading, Rejected) and reading.reason == RejectReason.UNREADABLE)
-        raw_path = raw_relative(fetched.sha256) if kept else ""
-        received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
-        rows.add(FileFacts(listed.name, fetched.sha256, listed.size_bytes, received_at, raw_path), reading)
-        if isinstance(reading, Rejected):
-            version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
-                                  FileOutcome.REJECTED, str(reading.reason))
-        else:
-            version = FileVersion(version.file_name, version.size_bytes, version.mtime_ns, version.sha256,
-                                  FileOutcome.LOADED)
-        result.versions.append(version)
-    for future in storing:
-        future.result()  # every raw object is stored before the batch is staged
+    fetched_all = (_fetched_locally(candidates, inbox, max_bytes, spool_folder) if io is None
+                   else _fetched_ahead(candidates, inbox, max_bytes, spool_folder, io))
+    try:
+        for candidate, fetched in fetched_all:
+            file_done()  # one more taken up
+            listed = candidate.listed
+            if isinstance(fetched, SkipReason):
+                result.skipped.append((listed.name, fetched))
+                continue
+            version = FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256,
+                                  FileOutcome.UNCHANGED)
+            if fetched.sha256 in candidate.known_shas:
+                # Same bytes under the same name (touched or copied back): not a new version.
+                result.versions.append(version)
+                _drop_spooled(fetched)
+                continue
+            if raw is not None:
+                _keep(raw, listed.size_bytes, fetched)
+            reading = fetched.rejected or (NAME_NOT_UTF8 if listed.name_not_utf8 else read_drop(fetched.raw))
+            received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
+            rows.add(FileFacts(listed.name, fetched.sha256, listed.size_bytes, received_at), reading)
+            outcome, reason = ((FileOutcome.REJECTED, str(reading.reason)) if isinstance(reading, Rejected)
+                               else (FileOutcome.LOADED, None))
+            result.versions.append(FileVersion(version.file_name, version.size_bytes, version.mtime_ns,
+                                               version.sha256, outcome, reason))
+        if raw is not None and raw.close():
+            result.raw, result.raw_shas = StagedFile(raw.path, raw.rows), list(raw.shas)
+    except BaseException:
+        if raw is not None:
+            raw.discard()
+        raise
     result.files = stage(layout, spec, rows.to_arrow())
     return result
+
+
+def _keep(raw: RawFile, size_bytes: int, fetched: Fetched) -> None:
+    """A new version's bytes into the batch's raw file; an unreadable file has none."""
+    if fetched.spooled is not None:
+        with open_input(fetched.spooled) as source:
+            raw.add_streamed(fetched.sha256, size_bytes, source)
+        _drop_spooled(fetched)
+    elif not (fetched.rejected is not None and fetched.rejected.reason == RejectReason.UNREADABLE):
+        raw.add(fetched.sha256, fetched.raw)
+
+
+def _drop_spooled(fetched: Fetched) -> None:
+    if fetched.spooled is not None:
+        remove(fetched.spooled)
 
 
 def stage(layout: DataLayout, spec: BatchSpec, tables: dict[str, pa.Table]) -> dict[str, StagedFile]:

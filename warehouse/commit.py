@@ -32,6 +32,7 @@ from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
 from newsdrop.warehouse.quality import CheckResult, failed_errors, run_checks
+from newsdrop.warehouse.raw import store_raw
 from newsdrop.warehouse.schema import PER_RUN_TABLES, QUALITY_CHECKS, FileOutcome, table_from_rows
 from newsdrop.warehouse.storage import join, move, remove
 
@@ -131,6 +132,10 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
         raise QualityCheckFailed(f"quality check failed in batch {result.spec.part}, which was not committed: "
                                  f"{names}", checks=checks, part=result.spec.part)
     move_into_lake(con, layout, result, moved)
+    if result.raw is not None:
+        spec = result.spec
+        store_raw(con, layout, result.raw.path, result.raw_shas,
+                  f"{spec.run_id}-{spec.part:05d}-{secrets.token_hex(4)}.parquet", moved)
     insert(con, FILE_VERSIONS_TABLE, versions_table(result.spec, result.versions))
     insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, result.spec.part, checks, datetime.now(UTC)))
     return checks
@@ -157,7 +162,7 @@ def commit_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Bat
     if not result.versions:
         return []
     if not layout.remote:
-        os.sync()  # the raw bytes and staged files of this batch are durable before the ledger says so
+        os.sync()  # the staged files of this batch (its raw bytes too) are durable before the ledger says so
     with lake_transaction(con) as moved:
         checks = write_batch(con, layout, result, run_id, moved)
         label_commit(con, run_id, f"batch {result.spec.part}")

@@ -23,10 +23,14 @@ POINTS = (
 REBUILD_POINTS = (
     "rebuild-committed",  # a rebuild's tables replaced, the older snapshots not yet expired
 )
+UPGRADE_POINTS = (
+    "upgrade-commit",  # inside a commit of DATA/raw's bytes into raw_drops, its file moved in, before COMMIT
+    "upgrade-committed",  # a commit of the upgrade done, the ones after it not
+)
 
 
 def checkpoint(point: str) -> None:
-    assert point in POINTS or point in REBUILD_POINTS, point  # the points are named once, above
+    assert point in (*POINTS, *REBUILD_POINTS, *UPGRADE_POINTS), point  # the points are named once, above
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return

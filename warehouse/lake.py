@@ -160,26 +160,37 @@ def open_lake(layout: DataLayout) -> duckdb.DuckDBPyConnection:
         if not has_tables(con):
             create_lake(con)
         else:
-            add_new_columns(con)
+            bring_up_to_date(con)
     except BaseException:
         con.close()
         raise
     return con
 
 
-def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """A lake made by an earlier newsdrop gets the (nullable) columns added since, in one
-    snapshot, before the run writes: its rows read NULL there. No step to remember."""
+def bring_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
+    """A lake made by an earlier newsdrop gets the tables and (nullable) columns added since,
+    and loses the columns dropped since, in one snapshot, before the run writes: its older rows
+    read NULL in a new column. No step to remember."""
     have = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() "
                            "WHERE database_name = ? AND schema_name = ?", [LAKE, MAIN_SCHEMA]).fetchall())
-    missing = [(table, column) for table, schema in TABLES.items() for column in schema
-               if (table, column.name) not in have]
-    if not missing:
+    tables = {table for table, _column in have}
+    new_tables = [table for table in TABLES if table not in tables]
+    new_columns = [(table, column) for table, schema in TABLES.items() if table in tables for column in schema
+                   if (table, column.name) not in have]
+    # raw_path (of drops and rejected_drops) went with DATA/raw/: the bytes are in raw_drops.
+    # Older files keep the column; the lake no longer reads it.
+    dropped = sorted((table, column) for table, column in have
+                     if table in TABLES and column not in TABLES[table].names)
+    if not (new_tables or new_columns or dropped):
         return
     con.begin()
-    for table, column in missing:
+    for table in new_tables:
+        con.execute(create_table_sql(f"{LAKE}.{MAIN_SCHEMA}.{table}", TABLES[table]))
+    for table, column in new_columns:
         qualified = f"{LAKE}.{MAIN_SCHEMA}.{table}"
         con.execute(f"ALTER TABLE {qualified} ADD COLUMN {column_sql(qualified, column)}")
+    for table, name in dropped:
+        con.execute(f'ALTER TABLE {LAKE}.{MAIN_SCHEMA}.{table} DROP COLUMN "{name}"')
     con.commit()
 
 

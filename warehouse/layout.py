@@ -1,8 +1,8 @@
 """Where everything lives under DATA (documented in docs/warehouse.md).
 
 DATA is a local folder or an s3:// URL. A local folder holds everything: the SQLite
-catalog, the lake, the raw store and newsdrop's own state. Under an s3:// URL live
-the lake, the raw store and the staged files; the catalog is in PostgreSQL (which
+catalog, the lake (with every drop's raw bytes, in raw_drops) and newsdrop's own state.
+Under an s3:// URL live the lake and the staged files; the catalog is in PostgreSQL (which
 also holds the run lock), and the only local files are Prefect's, in a cache folder.
 """
 
@@ -22,11 +22,6 @@ from newsdrop.warehouse.storage import is_s3, join
 MAIN_SCHEMA = "main"
 PREFECT_DATABASE = "prefect.db"  # in PREFECT_HOME: the local Prefect server's runs
 LEGACY_CONVERTER = "git commit 30fbad6"  # the last newsdrop that converts the layout before DuckLake
-
-
-def raw_relative(sha256: str) -> str:
-    """Where a drop's bytes are kept, relative to DATA (the tables' raw_path column)."""
-    return f"raw/{sha256[:2]}/{sha256}"
 
 
 def _inside(location: str, folder: str) -> bool:
@@ -85,12 +80,10 @@ class DataLayout:
         return join(self.table_url(table), *(f"{key}={getattr(day, key)}" for key in PARTITION_KEYS))
 
     @property
-    def raw_url(self) -> str:
+    def legacy_raw_url(self) -> str:
+        """Where newsdrop before raw_drops kept each drop's bytes, a file each (raw/<aa>/<sha256>);
+        the first run after the upgrade moves them into the lake (warehouse.upgrade)."""
         return join(self.url, "raw")
-
-    def raw_location(self, sha256: str) -> str:
-        """Where a drop's bytes are kept: a path, or an s3:// URL."""
-        return join(self.url, raw_relative(sha256))
 
     @property
     def staging_url(self) -> str:
@@ -120,10 +113,6 @@ class DataLayout:
         """Where reader processes write a batch's Parquet files before its commit moves them
         into the table folders (the same file system, so the move is one rename)."""
         return self.state / "staging"
-
-    @property
-    def raw(self) -> Path:
-        return self.root / "raw"
 
     @property
     def state(self) -> Path:
@@ -163,7 +152,7 @@ class DataLayout:
         # lake: either names a warehouse. A first run killed early may leave only empty folders.
         if entries & {self.state.name, self.catalog.name}:
             return
-        foreign = sorted(entries - {self.lake.name, self.raw.name})
+        foreign = sorted(entries - {self.lake.name, "raw"})  # raw/: the bytes, before raw_drops
         if foreign:
             more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
             raise NewsdropError(f"the data folder {self.root} holds files that are not newsdrop's "
@@ -199,5 +188,5 @@ class DataLayout:
         return self.catalog_spec.shared or self.catalog.exists()
 
     def ensure(self) -> None:
-        for folder in (self.state,) if self.remote else (self.lake, self.raw, self.state):
+        for folder in (self.state,) if self.remote else (self.lake, self.state):
             folder.mkdir(parents=True, exist_ok=True)

@@ -44,13 +44,20 @@ def expire_before(con: duckdb.DuckDBPyConnection, moment: datetime) -> tuple[int
     return expired, deleted
 
 
-def merge_partition(con: duckdb.DuckDBPyConnection, table: str, folder: str, files: list[str], staging: str) -> None:
+def merge_partition(con: duckdb.DuckDBPyConnection, table: str, folder: str, staging: str) -> None:
     """One partition's files rewritten as one, swapped in one transaction: its rows out whole
     (no delete files), the merged file in. Our own, not ducklake_merge_adjacent_files: that
     one's files carry an internal row-id column, and a folder of files with two schemas breaks
     readers of the folder (polars refuses it)."""
     schema = PER_RUN_TABLES[table]
-    rows = con.execute("SELECT * FROM read_parquet(?)", [files]).to_arrow_table().select(schema.names).cast(schema)
+    column = PARTITION_COLUMN[table]
+    keys = dict(part.split("=", 1) for part in folder.split("/")[-len(PARTITION_KEYS):])
+    year, month, day_of_month = (int(keys[key]) for key in PARTITION_KEYS)
+    day = datetime(year, month, day_of_month, tzinfo=UTC)
+    # Through the lake, not the files: files of an older newsdrop may lack a column added since
+    # (NULL in the lake) or hold one dropped since (raw_path), which the merged file must not.
+    rows = con.execute(f"SELECT * FROM {LAKE}.main.{table} WHERE {column} >= ? AND {column} < ?",
+                       [day, day + timedelta(days=1)]).to_arrow_table().select(schema.names).cast(schema)
     staged = join(staging, f"{table}-{secrets.token_hex(4)}.parquet")
     if is_s3(staged):
         pq.write_table(rows, s3_key(staged), compression=COMPRESSION, filesystem=s3_filesystem())
@@ -58,10 +65,6 @@ def merge_partition(con: duckdb.DuckDBPyConnection, table: str, folder: str, fil
         os.makedirs(staging, exist_ok=True)
         pq.write_table(rows, staged, compression=COMPRESSION)
     target = join(folder, f"merged-{secrets.token_hex(8)}.parquet")
-    column = PARTITION_COLUMN[table]
-    keys = dict(part.split("=", 1) for part in folder.split("/")[-len(PARTITION_KEYS):])
-    year, month, day_of_month = (int(keys[key]) for key in PARTITION_KEYS)
-    day = datetime(year, month, day_of_month, tzinfo=UTC)
     with lake_transaction(con) as moved:
         con.execute(f"DELETE FROM {LAKE}.main.{table} WHERE {column} >= ? AND {column} < ?",
                     [day, day + timedelta(days=1)])
@@ -81,7 +84,7 @@ def merge_small_files(con: duckdb.DuckDBPyConnection, staging: str) -> int:
             by_folder[parent(path)].append((path, size))
         for folder, files in by_folder.items():
             if len(files) > 1 and sum(size for _path, size in files) <= MERGE_LIMIT_BYTES:
-                merge_partition(con, table, folder, [path for path, _size in files], staging)
+                merge_partition(con, table, folder, staging)
                 merged += 1
     return merged
 

@@ -1,91 +1,143 @@
-"""The raw store: every drop's bytes, accepted or rejected, kept by content hash.
+"""Raw bytes: every drop's bytes, accepted or rejected, as rows of the lake's raw_drops table.
 
-`rebuild` and audits read drops from here, so they need no inbox. A file is
-written beside its target and renamed, and an S3 object appears when its upload
-ends, so a reader never sees part of one.
+A batch's reader writes the bytes of the batch's new files as one Parquet file in the
+staging folder (RawFile: one file and, in S3, one upload a batch, not one per drop); the
+batch's commit adds it to raw_drops together with the batch's rows and ledger entries
+(store_raw), so the bytes and their readings never disagree, and bytes the lake holds
+already are not stored again. A file too large to read whole is copied aside in chunks
+while it is hashed, then written in chunks of CHUNK_BYTES: never held whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import secrets
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from datetime import datetime
+from typing import BinaryIO, cast
 
-from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.storage import is_s3, join, move, remove, s3_filesystem, s3_key, write_bytes
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-_CHUNK = 1 << 20
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+from newsdrop.warehouse.lake import LAKE
+from newsdrop.warehouse.layout import MAIN_SCHEMA, DataLayout
+from newsdrop.warehouse.schema import RAW_DROPS
+from newsdrop.warehouse.storage import is_s3, join, move, remove, s3_filesystem, s3_key
 
-
-def keep_raw(raw_folder: str, sha256: str, data: bytes) -> None:
-    """Write a drop's bytes under raw_folder (DataLayout.raw) by their hash. Plain os calls on
-    strings: this runs once per drop, where pathlib and a stat first cost more than the write."""
-    folder = f"{raw_folder}/{sha256[:2]}"
-    temp = f"{folder}/.{sha256}.{os.getpid()}.tmp"
-    try:
-        handle = os.open(temp, _NEW_FILE, 0o644)
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        handle = os.open(temp, _NEW_FILE, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle, view):]
-    except BaseException:
-        os.close(handle)
-        os.unlink(temp)
-        raise
-    os.close(handle)
-    # The same bytes may be there already (a re-sent file): replacing them changes nothing.
-    os.replace(temp, f"{folder}/{sha256}")  # made durable by the sync before each batch commit
+RAW_DROPS_TABLE = f"{LAKE}.{MAIN_SCHEMA}.raw_drops"
+CHUNK_BYTES = 1 << 20
+ROW_GROUP_BYTES = 4 << 20  # bytes of content held before they are written out as a row group
+COMPRESSION = "zstd"
 
 
-def keep_object(location: str, data: bytes) -> None:
-    """A drop's bytes kept in S3 (the same bytes again change nothing)."""
-    write_bytes(location, data)
+def open_input(path: str) -> BinaryIO:
+    """A file or an S3 object, read as a stream."""
+    if is_s3(path):
+        return cast(BinaryIO, s3_filesystem().open_input_stream(s3_key(path)))
+    return open(path, "rb")
 
 
-def keep_large(layout: DataLayout, path: str) -> str:
-    """Hash and keep a file too large to read whole, streamed in chunks to a temporary file
-    (or object) that is moved to its name once the hash is known; returns its sha256."""
+def open_output(path: str) -> BinaryIO:
+    if is_s3(path):
+        return cast(BinaryIO, s3_filesystem().open_output_stream(s3_key(path)))
+    return open(path, "wb")
+
+
+def spool(source_path: str, temp: str) -> str:
+    """Copy a file too large to read whole to `temp`, in chunks, hashing it on the way;
+    returns its sha256. The copy, not the source, is stored: the source may change meanwhile."""
     digest = hashlib.sha256()
-    source = s3_filesystem().open_input_stream(s3_key(path)) if is_s3(path) else open(path, "rb")  # noqa: SIM115
-    with source:
-        if layout.remote:
-            temp = join(layout.raw_url, "incoming", f"{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-            try:
-                with s3_filesystem().open_output_stream(s3_key(temp)) as sink:
-                    while chunk := source.read(_CHUNK):
-                        digest.update(chunk)
-                        sink.write(chunk)
-                move(temp, layout.raw_location(digest.hexdigest()))
-            finally:
-                remove(temp)
-            return digest.hexdigest()
-        with temp_beside(layout.raw / "incoming" / os.path.basename(path)) as local_temp:
-            with open(local_temp, "wb") as local_sink:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    local_sink.write(chunk)
-            target = Path(layout.raw_location(digest.hexdigest()))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not target.exists():
-                os.replace(local_temp, target)
+    with open_input(source_path) as source, open_output(temp) as sink:
+        while chunk := source.read(CHUNK_BYTES):
+            digest.update(chunk)
+            sink.write(chunk)
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def temp_beside(target: Path) -> Iterator[Path]:
-    """A temporary path in the target's folder; it is removed unless moved away."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+class RawFile:
+    """The raw_drops rows of one batch, written to one Parquet file at `path` a row group at
+    a time (at most ROW_GROUP_BYTES of content held); each sha256 once."""
+
+    def __init__(self, path: str, run_id: str, part: int, ingested_at: datetime) -> None:
+        self.path = path
+        self.run_id, self.part, self.ingested_at = run_id, part, ingested_at
+        self.shas: dict[str, None] = {}  # in the order stored
+        self.rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._held: dict[str, list[object]] = {name: [] for name in RAW_DROPS.names}
+        self._held_bytes = 0
+
+    def add(self, sha256: str, content: bytes) -> None:
+        if sha256 not in self.shas:
+            self.shas[sha256] = None
+            self._row(sha256, 0, len(content), content)
+
+    def add_streamed(self, sha256: str, size_bytes: int, source: BinaryIO) -> None:
+        """A file too large to read whole, in chunks of CHUNK_BYTES."""
+        if sha256 in self.shas:
+            return
+        self.shas[sha256] = None
+        chunk = 0
+        while content := source.read(CHUNK_BYTES):
+            self._row(sha256, chunk, size_bytes, content)
+            chunk += 1
+
+    def _row(self, sha256: str, chunk: int, size_bytes: int, content: bytes) -> None:
+        for name, value in (("sha256", sha256), ("chunk", chunk), ("size_bytes", size_bytes), ("content", content),
+                            ("run_id", self.run_id), ("part", self.part), ("ingested_at", self.ingested_at)):
+            self._held[name].append(value)
+        self.rows += 1
+        self._held_bytes += len(content)
+        if self._held_bytes >= ROW_GROUP_BYTES:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        if not self._held["sha256"]:
+            return
+        rows = pa.Table.from_pydict(self._held, schema=RAW_DROPS)
+        if self._writer is None:
+            if is_s3(self.path):
+                self._writer = pq.ParquetWriter(s3_key(self.path), RAW_DROPS, filesystem=s3_filesystem(),
+                                                compression=COMPRESSION)
+            else:
+                self._writer = pq.ParquetWriter(self.path, RAW_DROPS, compression=COMPRESSION)
+        self._writer.write_table(rows)
+        self._held = {name: [] for name in RAW_DROPS.names}
+        self._held_bytes = 0
+
+    def close(self) -> bool:
+        """Write what is held and close the file; False when there was nothing to store (no file)."""
+        self._write_held()
+        if self._writer is None:
+            return False
+        self._writer.close()
+        return True
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            with contextlib.suppress(OSError):
+                remove(self.path)
+
+
+def store_raw(con: duckdb.DuckDBPyConnection, layout: DataLayout, staged: str, shas: list[str], file_name: str,
+              moved: list[str]) -> None:
+    """Inside the batch's transaction: the batch's staged raw file added to raw_drops, without
+    the bytes the lake holds already (under another name, or from a run that died after storing
+    them). Usually none are: the file is moved in whole and registered, not written again."""
+    wanted = pa.table({"sha256": pa.array(shas, pa.string())})
+    con.register("_raw_shas", wanted)
     try:
-        yield temp
+        held = [sha for (sha,) in con.execute(
+            f"SELECT DISTINCT sha256 FROM {RAW_DROPS_TABLE} SEMI JOIN _raw_shas USING (sha256)").fetchall()]
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
+        con.unregister("_raw_shas")
+    if not held:
+        target = join(layout.table_url("raw_drops"), file_name)
+        move(staged, target)
+        moved.append(target)
+        con.execute(f"CALL ducklake_add_data_files('{LAKE}', 'raw_drops', ?)", [target])
+        return
+    con.execute(f"INSERT INTO {RAW_DROPS_TABLE} BY NAME SELECT * FROM read_parquet(?)"
+                " WHERE sha256 NOT IN (SELECT unnest(?))", [staged, held])

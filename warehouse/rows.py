@@ -40,7 +40,6 @@ class FileFacts:
     sha256: str
     size_bytes: int
     received_at: datetime
-    raw_path: str
 
 
 class Columns:
@@ -92,7 +91,7 @@ class BatchRows:
         self.tables["rejected_drops"].append(
             file_name=facts.file_name, sha256=facts.sha256, size_bytes=facts.size_bytes,
             reason=str(rejected.reason), detail=rejected.detail, received_at=facts.received_at,
-            rejected_at=self.ingested_at, raw_path=facts.raw_path, run_id=self.run_id,
+            rejected_at=self.ingested_at, run_id=self.run_id,
         )
 
     def add_reading(self, facts: FileFacts, reading: Reading) -> None:
@@ -104,7 +103,7 @@ class BatchRows:
             sha256=facts.sha256, size_bytes=facts.size_bytes, encoding=canonical_encoding(reading.encoding),
             warnings=list(reading.warnings), received_at=facts.received_at, ingested_at=ingested_at,
             run_id=run_id, headline_count=len(reading.headlines), dropped_line_count=len(reading.dropped_lines),
-            raw_path=facts.raw_path, rules_version=RULES_VERSION,
+            rules_version=RULES_VERSION,
         )
         body = "\n".join(reading.paragraphs)
         self.tables["articles"].append(

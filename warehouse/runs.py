@@ -28,6 +28,7 @@ from newsdrop.warehouse.maintenance import expire_before
 from newsdrop.warehouse.quality import CheckResult
 from newsdrop.warehouse.schema import RUNS, FileOutcome, RunCounts, RunKind, RunStatus, table_from_rows
 from newsdrop.warehouse.storage import remove_tree
+from newsdrop.warehouse.upgrade import UPGRADE, move_legacy_raw
 
 VACUUM = "vacuum"  # the running marker's kind while `newsdrop vacuum` works
 
@@ -44,6 +45,7 @@ class Run:
     run_id: str
     kind: RunKind
     started_at: datetime
+    notes: tuple[str, ...] = ()  # what the lake's opening did first (an upgrade), for the run's report
 
     @property
     def ledger(self) -> Ledger:
@@ -51,15 +53,16 @@ class Run:
 
 
 @contextlib.contextmanager
-def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Iterator[Run]:
-    """Hold the warehouse's run lock and open the lake; a run that raises is recorded as failed."""
+def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float, batch_size: int) -> Iterator[Run]:
+    """Hold the warehouse's run lock and open the lake; a run that raises is recorded as failed.
+    `batch_size`: files a commit, of an upgrade's move too."""
     layout.refuse_unfit()
     started_at = datetime.now(UTC)
     run_id = new_run_id(started_at)
     layout.state.mkdir(parents=True, exist_ok=True)
-    with locked_lake(layout, lock_wait_seconds) as (con, marker):
+    with locked_lake(layout, lock_wait_seconds, batch_size) as (con, marker, notes):
         marker.write(Running(run_id, kind, started_at.isoformat()).text())
-        run = Run(layout, con, run_id, kind, started_at)
+        run = Run(layout, con, run_id, kind, started_at, notes)
         recorded = True
         try:
             yield run
@@ -81,19 +84,21 @@ def open_run(layout: DataLayout, kind: RunKind, lock_wait_seconds: float) -> Ite
 
 
 @contextlib.contextmanager
-def locked_lake(layout: DataLayout, lock_wait_seconds: float
-                ) -> Iterator[tuple[duckdb.DuckDBPyConnection, RunMarker]]:
-    """The run lock, then the lake, then recovery from whatever a dead run left."""
+def locked_lake(layout: DataLayout, lock_wait_seconds: float, batch_size: int
+                ) -> Iterator[tuple[duckdb.DuckDBPyConnection, RunMarker, tuple[str, ...]]]:
+    """The run lock, then the lake, then recovery from whatever a dead run left, then the
+    upgrade of a warehouse made before raw_drops (with a line saying what it did)."""
     with run_lock(layout, lock_wait_seconds) as marker, contextlib.closing(open_lake(layout)) as con:
         recover(layout, con, marker)
-        yield con, marker
+        upgraded = move_legacy_raw(layout, con, marker, batch_size)
+        yield con, marker, (upgraded,) if upgraded else ()
 
 
 @contextlib.contextmanager
-def maintenance(layout: DataLayout, lock_wait_seconds: float) -> Iterator[duckdb.DuckDBPyConnection]:
+def maintenance(layout: DataLayout, lock_wait_seconds: float, batch_size: int) -> Iterator[duckdb.DuckDBPyConnection]:
     """The lake for upkeep (vacuum): the run lock, recovery first, and a marker, so that a
     vacuum killed half way is finished by the next run."""
-    with locked_lake(layout, lock_wait_seconds) as (con, marker):
+    with locked_lake(layout, lock_wait_seconds, batch_size) as (con, marker, _upgraded):
         now = datetime.now(UTC)
         marker.write(Running(f"vacuum-{now:%Y%m%dT%H%M%S}", VACUUM, now.isoformat()).text())
         try:
@@ -118,7 +123,7 @@ def recover(layout: DataLayout, con: duckdb.DuckDBPyConnection, marker: RunMarke
         # Died after its commit, before expiring the snapshots that still reference the
         # files it replaced: those files still sit in the table folders. Finish the job.
         expire_before(con, datetime.now(UTC))
-    if run_id and kind != VACUUM and recorded is None:
+    if run_id and kind not in (VACUUM, UPGRADE) and recorded is None:
         started_at = datetime.fromisoformat(started) if started else datetime.now(UTC)
         record_run(con, run_id, RunKind(kind or RunKind.INGEST), started_at, RunStatus.INTERRUPTED,
                    committed_counts(con, run_id),

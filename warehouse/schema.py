@@ -71,8 +71,7 @@ DROPS = _schema(
     _required("run_id", pa.string()),
     _required("headline_count", pa.int32()),
     _required("dropped_line_count", pa.int32()),
-    _required("raw_path", pa.string()),
-    # Nullable, and last: a warehouse made before it gets the column added (lake.add_new_columns),
+    # Nullable, and last: a warehouse made before it gets the column added (lake.bring_up_to_date),
     # its drops NULL there, read under older rules.
     pa.field("rules_version", pa.int32()),
 )
@@ -116,9 +115,22 @@ REJECTED_DROPS = _schema(
     _required("detail", pa.string()),
     _required("received_at", TIMESTAMP),
     _required("rejected_at", TIMESTAMP),
-    _required("raw_path", pa.string()),
     _required("run_id", pa.string()),
 )
+
+# The bytes of every file taken in, accepted or rejected, stored once per sha256: what rebuild
+# reads. A file is one row (chunk 0); one over max_bytes, never read whole, is kept in chunks of
+# warehouse.raw.CHUNK_BYTES (chunk 0, 1, ...). run_id, part: the batch that first stored them.
+RAW_DROPS = _schema(
+    _required("sha256", pa.string()),
+    _required("chunk", pa.int32()),
+    _required("size_bytes", pa.int64()),
+    _required("content", pa.binary()),
+    _required("run_id", pa.string()),
+    _required("part", pa.int32()),
+    _required("ingested_at", TIMESTAMP),
+)
+
 
 @dataclass(frozen=True)
 class RunCounts:
@@ -200,8 +212,11 @@ PARTITION_COLUMN: dict[str, str] = {
 # Tables appended to at the end of each run.
 RUN_TABLES: dict[str, pa.Schema] = {"runs": RUNS, "quality_checks": QUALITY_CHECKS}
 
+# Written in each batch's commit, and never replaced: not by rebuild, which reads it.
+RAW_TABLES: dict[str, pa.Schema] = {"raw_drops": RAW_DROPS}
+
 # The analysts' tables, in the lake's main schema (each a Parquet folder).
-TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **RUN_TABLES}
+TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **RUN_TABLES, **RAW_TABLES}
 
 # newsdrop's own bookkeeping, in the lake's `ledger` schema.
 LEDGER_SCHEMA = "ledger"
@@ -217,6 +232,7 @@ _DUCKDB_TYPES = {
     pa.int32(): "INTEGER",
     pa.float64(): "DOUBLE",
     pa.bool_(): "BOOLEAN",
+    pa.binary(): "BLOB",
     TIMESTAMP: "TIMESTAMPTZ",
     pa.list_(pa.string()): "VARCHAR[]",
 }

@@ -46,8 +46,11 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
         rejects = [] if last_ingest is None else con.execute(
             "SELECT file_name, reason FROM rejected_drops WHERE run_id = ? ORDER BY file_name",
             [last_ingest[0]]).fetchall()
+        # A warehouse made before raw_drops has it from its next run on.
+        present = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?",
+                                                   [LAKE]).fetchall()}
         totals = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
-                  for table in (*TABLES, "headlines")}
+                  for table in (*TABLES, "headlines") if table in present or table == "headlines"}
         newest = con.execute("SELECT max(received_at) FROM drops").fetchone()
         snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
                                "ORDER BY snapshot_id DESC LIMIT 1").fetchone()

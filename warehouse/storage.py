@@ -1,7 +1,6 @@
 """Where files live: a local folder, or an S3 bucket (s3://bucket/prefix).
 
-Local files keep their plain os calls (the raw store writes one file per drop, where
-every system call counts). Objects in S3 go through pyarrow's S3 file system, which
+Local files keep their plain os calls. Objects in S3 go through pyarrow's S3 file system, which
 pyarrow ships: the usual AWS variables give the credentials, the region and the
 endpoint (AWS_ENDPOINT_URL, for an S3-compatible server). An S3 object appears whole
 when its upload completes, so nothing here is ever seen half written.
