@@ -22,8 +22,16 @@ def shown_name(name: str) -> str:
     return f"'{name}'" if name.isprintable() else repr(name)
 
 
+_BLOB_ESCAPED = frozenset(b"\"'\\")
+
+
 def iso_value(value: Any) -> Any:
-    """A time as ISO 8601 (what `status --json` and `sql` print); any other value as it is."""
+    """A time as ISO 8601 (what `status --json` and `sql` print), bytes (a BLOB, raw_drops.content)
+    as DuckDB casts them to text: printable ASCII but for quotes and backslash as it is, any other
+    byte as \\xNN; any other value as it is."""
+    if isinstance(value, bytes):
+        return "".join(chr(byte) if 32 <= byte < 127 and byte not in _BLOB_ESCAPED else f"\\x{byte:02X}"
+                       for byte in value)
     return value.isoformat() if isinstance(value, datetime | date | time) else value
 
 

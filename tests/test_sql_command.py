@@ -104,3 +104,25 @@ def test_json_keeps_non_ascii_text(data: Path) -> None:
     code, output = sql(data, "--format", "json", "SELECT 'Café' AS word")
     assert code == 0
     assert json.loads(output) == [{"word": "Café"}] and "Café" in output
+
+
+def test_raw_bytes_print_as_duckdb_shows_a_blob_in_every_format(data: Path) -> None:
+    """raw_drops.content (a BLOB): printable ASCII as it is, any other byte as \\xNN, as DuckDB
+    casts a BLOB to text: the same in the table, CSV and JSON, never a Python b'...'."""
+    query = ("SELECT content, content::VARCHAR AS shown FROM raw_drops r JOIN drops d USING (sha256) "
+             "WHERE d.file_name = '017_b1600e147dc1f4c0.txt'")  # cp1252: bytes outside ASCII
+    _, json_text = sql(data, "--format", "json", query)
+    (row,) = json.loads(json_text)
+    assert row["content"] == row["shown"] and "\\x" in row["content"] and "b'" not in json_text
+    _, csv_text = sql(data, "--format", "csv", query)
+    (content, shown), = list(csv.reader(io.StringIO(csv_text)))[1:]
+    assert content == shown == row["content"]
+
+
+def test_every_byte_prints_as_duckdb_casts_it() -> None:
+    import duckdb
+
+    from newsdrop.summary import iso_value
+
+    every = bytes(range(256))
+    assert iso_value(every) == duckdb.execute("SELECT ?::BLOB::VARCHAR", [every]).fetchone()[0]  # type: ignore[index]
