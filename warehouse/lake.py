@@ -24,6 +24,7 @@ from newsdrop.warehouse.schema import (
     LEDGER_TABLES,
     PARTITION_COLUMN,
     PARTITION_KEYS,
+    RETIRED_COLUMNS,
     TABLES,
     column_sql,
     create_table_sql,
@@ -177,10 +178,8 @@ def bring_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
     new_tables = [table for table in TABLES if table not in tables]
     new_columns = [(table, column) for table, schema in TABLES.items() if table in tables for column in schema
                    if (table, column.name) not in have]
-    # raw_path (of drops and rejected_drops) went with DATA/raw/: the bytes are in raw_drops.
-    # Older files keep the column; the lake no longer reads it.
-    dropped = sorted((table, column) for table, column in have
-                     if table in TABLES and column not in TABLES[table].names)
+    # Only the columns newsdrop retired: one it does not know may be a newer newsdrop's.
+    dropped = sorted(RETIRED_COLUMNS & have)
     if not (new_tables or new_columns or dropped):
         return
     con.begin()

@@ -212,6 +212,11 @@ PARTITION_COLUMN: dict[str, str] = {
 # Tables appended to at the end of each run.
 RUN_TABLES: dict[str, pa.Schema] = {"runs": RUNS, "quality_checks": QUALITY_CHECKS}
 
+# Columns of earlier newsdrops that the next run drops from the lake (older files keep them; the
+# lake no longer reads them): raw_path named the file of DATA/raw/ holding a drop's bytes, which
+# are in raw_drops since.
+RETIRED_COLUMNS = frozenset({("drops", "raw_path"), ("rejected_drops", "raw_path")})
+
 # Written in each batch's commit, and never replaced: not by rebuild, which reads it.
 RAW_TABLES: dict[str, pa.Schema] = {"raw_drops": RAW_DROPS}
 
