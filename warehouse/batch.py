@@ -25,17 +25,25 @@ from newsdrop.transforms.decode import Rejected, RejectReason
 from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.raw import RawFile, open_input, spool
+from newsdrop.warehouse.raw import RawFile, spool
 from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
-from newsdrop.warehouse.storage import is_s3, join, read_bytes, remove, s3_filesystem, s3_key
+from newsdrop.warehouse.storage import (
+    COMPRESSION,
+    is_s3,
+    join,
+    open_input,
+    read_bytes,
+    remove,
+    s3_filesystem,
+    s3_key,
+)
 
 # Objects in S3 are fetched and kept this many at a time: each is a request of a few
 # milliseconds, which a reader would otherwise spend waiting.
 S3_REQUESTS = 16
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-COMPRESSION = "zstd"
 
 
 NO_SHAS: frozenset[str] = frozenset()

@@ -16,12 +16,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pyarrow.parquet as pq
 
-from newsdrop.warehouse.batch import COMPRESSION
 from newsdrop.warehouse.commit import lake_transaction
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.schema import PARTITION_COLUMN, PARTITION_KEYS, PER_RUN_TABLES
-from newsdrop.warehouse.storage import is_s3, join, move, parent, s3_filesystem, s3_key
+from newsdrop.warehouse.storage import COMPRESSION, is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
 

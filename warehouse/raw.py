@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from datetime import datetime
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 import duckdb
 import pyarrow as pa
@@ -22,25 +22,21 @@ import pyarrow.parquet as pq
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import MAIN_SCHEMA, DataLayout
 from newsdrop.warehouse.schema import RAW_DROPS
-from newsdrop.warehouse.storage import is_s3, join, move, remove, s3_filesystem, s3_key
+from newsdrop.warehouse.storage import (
+    COMPRESSION,
+    is_s3,
+    join,
+    move,
+    open_input,
+    open_output,
+    remove,
+    s3_filesystem,
+    s3_key,
+)
 
 RAW_DROPS_TABLE = f"{LAKE}.{MAIN_SCHEMA}.raw_drops"
 CHUNK_BYTES = 1 << 20
 ROW_GROUP_BYTES = 4 << 20  # bytes of content held before they are written out as a row group
-COMPRESSION = "zstd"
-
-
-def open_input(path: str) -> BinaryIO:
-    """A file or an S3 object, read as a stream."""
-    if is_s3(path):
-        return cast(BinaryIO, s3_filesystem().open_input_stream(s3_key(path)))
-    return open(path, "rb")
-
-
-def open_output(path: str) -> BinaryIO:
-    if is_s3(path):
-        return cast(BinaryIO, s3_filesystem().open_output_stream(s3_key(path)))
-    return open(path, "wb")
 
 
 def spool(source_path: str, temp: str) -> str:

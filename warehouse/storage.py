@@ -13,7 +13,7 @@ import functools
 import os
 import posixpath
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from newsdrop.errors import NewsdropError, first_line
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pyarrow.fs
 
 S3 = "s3://"
+COMPRESSION = "zstd"  # of every Parquet file newsdrop writes itself
 
 
 def is_s3(location: str) -> bool:
@@ -100,19 +101,24 @@ def list_objects(url: str) -> list[ObjectInfo]:
             for info in infos if info.type == fs.FileType.File]
 
 
+def open_input(location: str) -> BinaryIO:
+    """A local file or an object, read as a stream; FileNotFoundError when it is not there."""
+    if is_s3(location):
+        return cast(BinaryIO, s3_filesystem().open_input_stream(s3_key(location)))
+    return open(location, "rb")
+
+
+def open_output(location: str) -> BinaryIO:
+    """A local file or an object, written as a stream (an object appears when it is closed)."""
+    if is_s3(location):
+        return cast(BinaryIO, s3_filesystem().open_output_stream(s3_key(location)))
+    return open(location, "wb")
+
+
 def read_bytes(location: str) -> bytes:
     """A local file's or an object's bytes; FileNotFoundError when it is not there."""
-    if not is_s3(location):
-        with open(location, "rb") as handle:
-            return handle.read()
-    with s3_filesystem().open_input_stream(s3_key(location)) as stream:
+    with open_input(location) as stream:
         return bytes(stream.read())
-
-
-def write_bytes(location: str, data: bytes) -> None:
-    """An object written whole (S3 only: local files have their own atomic writers)."""
-    with s3_filesystem().open_output_stream(s3_key(location)) as stream:
-        stream.write(data)
 
 
 def move(source: str, target: str) -> None:

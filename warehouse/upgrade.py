@@ -24,9 +24,9 @@ from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE
 from newsdrop.warehouse.lock import RunMarker, Running
-from newsdrop.warehouse.raw import CHUNK_BYTES, RAW_DROPS_TABLE, RawFile, open_input, store_raw
+from newsdrop.warehouse.raw import CHUNK_BYTES, RAW_DROPS_TABLE, RawFile, store_raw
 from newsdrop.warehouse.schema import FileOutcome
-from newsdrop.warehouse.storage import is_s3, join, read_bytes, remove_tree, s3_filesystem, s3_key
+from newsdrop.warehouse.storage import is_s3, join, open_input, read_bytes, remove_tree, s3_filesystem, s3_key
 
 UPGRADE = "upgrade"  # the running marker's kind while the upgrade moves bytes
 
