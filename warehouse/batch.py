@@ -30,6 +30,7 @@ from newsdrop.warehouse.rows import BatchRows, FileFacts
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
 from newsdrop.warehouse.storage import (
     COMPRESSION,
+    S3_REQUESTS,
     is_s3,
     join,
     open_input,
@@ -38,10 +39,6 @@ from newsdrop.warehouse.storage import (
     s3_filesystem,
     s3_key,
 )
-
-# Objects in S3 are fetched and kept this many at a time: each is a request of a few
-# milliseconds, which a reader would otherwise spend waiting.
-S3_REQUESTS = 16
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 

@@ -1,7 +1,9 @@
 """Where files live: a local folder, or an S3 bucket (s3://bucket/prefix).
 
 Local files keep their plain os calls. Objects in S3 go through pyarrow's S3 file system, which
-pyarrow ships: the usual AWS variables give the credentials, the region and the
+pyarrow ships, except a whole object read at once (every inbox drop), which is boto3's one GET:
+pyarrow asks an object's size first (a HEAD, as many requests again), and its Python API takes
+no size to skip that. The usual AWS variables give both the credentials, the region and the
 endpoint (AWS_ENDPOINT_URL, for an S3-compatible server). An S3 object appears whole
 when its upload completes, so nothing here is ever seen half written.
 """
@@ -12,8 +14,9 @@ import contextlib
 import functools
 import os
 import posixpath
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from newsdrop.errors import NewsdropError, first_line
@@ -59,6 +62,28 @@ def s3_filesystem() -> pyarrow.fs.S3FileSystem:
         split = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
         options.update(endpoint_override=split.netloc, scheme=split.scheme or "https")
     return fs.S3FileSystem(**options)
+
+
+_S3_CLIENT_LOCK = threading.Lock()  # boto3 makes its default session and clients unsafely across threads
+# Objects in S3 are fetched this many at a time by each reader: each is a request of a few
+# milliseconds, which a reader would otherwise spend waiting.
+S3_REQUESTS = 16
+
+
+@functools.cache
+def s3_client() -> Any:  # boto3's S3 client (boto3 ships no types)
+    """One per process, from the same environment as s3_filesystem (boto3 reads it itself)."""
+    with _S3_CLIENT_LOCK:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ModuleNotFoundError:
+            raise NewsdropError('s3:// inboxes and data folders need pip install "newsdrop[scale]" '
+                                "(boto3 is not installed)") from None
+
+        session = boto3.session.Session()
+        return session.client("s3", region_name=s3_region(), endpoint_url=s3_endpoint(),
+                              config=Config(max_pool_connections=S3_REQUESTS))
 
 
 def s3_key(url: str) -> str:
@@ -116,9 +141,25 @@ def open_output(location: str) -> BinaryIO:
 
 
 def read_bytes(location: str) -> bytes:
-    """A local file's or an object's bytes; FileNotFoundError when it is not there."""
-    with open_input(location) as stream:
-        return bytes(stream.read())
+    """A local file's or an object's bytes (an object in one GET); FileNotFoundError when it is
+    not there, PermissionError when it may not be read."""
+    if not is_s3(location):
+        with open(location, "rb") as file:
+            return file.read()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, key = s3_key(location).split("/", 1)
+    try:
+        return bytes(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404"):
+            raise FileNotFoundError(location) from None
+        if code in ("AccessDenied", "403"):
+            raise PermissionError(13, "access denied", location) from None
+        raise OSError(f"cannot read {location}: {first_line(error)}") from None
+    except BotoCoreError as error:
+        raise OSError(f"cannot read {location}: {first_line(error)}") from None
 
 
 def move(source: str, target: str) -> None:
