@@ -76,11 +76,15 @@ def body_key(paragraphs: list[str] | tuple[str, ...]) -> str:
     return short_hash("\n".join(match_text(p) for p in paragraphs), 32)
 
 
-def clean_body_key(paragraphs: list[str] | tuple[str, ...]) -> str:
+def clean_body_key(paragraphs: list[str] | tuple[str, ...], body: str | None = None) -> str:
     """body_key of clean lines (a reading's paragraphs: no line breaks, no whitespace but
-    single spaces, none at the ends). Such a line's match text is its lower case when it
-    is ASCII (most are), and needs its spacing fixed only when NFKC changed it (a
+    single spaces, none at the ends); `body`, when given, is them joined by line feeds.
+    Such a line's match text is its lower case when it is ASCII (most are: then so is the
+    whole body, lowered at once), and needs its spacing fixed only when NFKC changed it (a
     compatibility form can hold a space) or an invisible was removed."""
+    body = "\n".join(paragraphs) if body is None else body
+    if body.isascii():
+        return short_hash(body.lower(), 32)
     return short_hash("\n".join(p.lower() if p.isascii() else _clean_match_text(p) for p in paragraphs), 32)
 
 

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,7 +26,7 @@ from newsdrop.transforms.read import read_drop
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.raw import RawFile, spool
-from newsdrop.warehouse.rows import BatchRows, FileFacts
+from newsdrop.warehouse.rows import BatchRows
 from newsdrop.warehouse.schema import FileOutcome, SkipReason
 from newsdrop.warehouse.storage import (
     COMPRESSION,
@@ -218,22 +218,20 @@ def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layou
             if isinstance(fetched, SkipReason):
                 result.skipped.append((listed.name, fetched))
                 continue
-            version = FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256,
-                                  FileOutcome.UNCHANGED)
             if fetched.sha256 in candidate.known_shas:
                 # Same bytes under the same name (touched or copied back): not a new version.
-                result.versions.append(version)
+                result.versions.append(FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256,
+                                                   FileOutcome.UNCHANGED))
                 _drop_spooled(fetched)
                 continue
             if raw is not None:
                 _keep(raw, listed.size_bytes, fetched)
             reading = fetched.rejected or (NAME_NOT_UTF8 if listed.name_not_utf8 else read_drop(fetched.raw))
-            received_at = datetime.fromtimestamp(listed.mtime_ns / 1e9, tz=UTC)
-            rows.add(FileFacts(listed.name, fetched.sha256, listed.size_bytes, received_at), reading)
+            rows.add(listed.name, fetched.sha256, listed.size_bytes, listed.mtime_ns, reading)
             outcome, reason = ((FileOutcome.REJECTED, str(reading.reason)) if isinstance(reading, Rejected)
                                else (FileOutcome.LOADED, None))
-            result.versions.append(FileVersion(version.file_name, version.size_bytes, version.mtime_ns,
-                                               version.sha256, outcome, reason))
+            result.versions.append(FileVersion(listed.name, listed.size_bytes, listed.mtime_ns, fetched.sha256,
+                                               outcome, reason))
         if raw is not None and raw.close():
             result.raw, result.raw_shas = StagedFile(raw.path, raw.rows), list(raw.shas)
     except BaseException:

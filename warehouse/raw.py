@@ -60,7 +60,7 @@ class RawFile:
         self.shas: dict[str, None] = {}  # in the order stored
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
-        self._held: dict[str, list[object]] = {name: [] for name in RAW_DROPS.names}
+        self._held: list[tuple[object, ...]] = []  # rows, their values in RAW_DROPS's order
         self._held_bytes = 0
 
     def add(self, sha256: str, content: bytes) -> None:
@@ -79,18 +79,17 @@ class RawFile:
             chunk += 1
 
     def _row(self, sha256: str, chunk: int, size_bytes: int, content: bytes) -> None:
-        for name, value in (("sha256", sha256), ("chunk", chunk), ("size_bytes", size_bytes), ("content", content),
-                            ("run_id", self.run_id), ("part", self.part), ("ingested_at", self.ingested_at)):
-            self._held[name].append(value)
+        self._held.append((sha256, chunk, size_bytes, content, self.run_id, self.part, self.ingested_at))
         self.rows += 1
         self._held_bytes += len(content)
         if self._held_bytes >= ROW_GROUP_BYTES:
             self._write_held()
 
     def _write_held(self) -> None:
-        if not self._held["sha256"]:
+        if not self._held:
             return
-        rows = pa.Table.from_pydict(self._held, schema=RAW_DROPS)
+        rows = pa.Table.from_arrays([pa.array(values, field.type) for values, field in
+                                     zip(zip(*self._held, strict=True), RAW_DROPS, strict=True)], schema=RAW_DROPS)
         if self._writer is None:
             if is_s3(self.path):
                 self._writer = pq.ParquetWriter(s3_key(self.path), RAW_DROPS, filesystem=s3_filesystem(),
@@ -98,7 +97,7 @@ class RawFile:
             else:
                 self._writer = pq.ParquetWriter(self.path, RAW_DROPS, compression=COMPRESSION)
         self._writer.write_table(rows)
-        self._held = {name: [] for name in RAW_DROPS.names}
+        self._held = []
         self._held_bytes = 0
 
     def close(self) -> bool:
