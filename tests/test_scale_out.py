@@ -29,6 +29,8 @@ from helpers import make_inbox
 
 import newsdrop
 from benchmarks.generate import generate
+from newsdrop.errors import NewsdropError
+from newsdrop.warehouse import storage
 from newsdrop.warehouse.catalog import parse_catalog
 from newsdrop.warehouse.lock import catalog_lock_holder
 
@@ -409,6 +411,18 @@ def test_a_missing_bucket_is_said_in_one_line(remote: Remote, tmp_path: Path) ->
         assert result.stderr.strip() == ("newsdrop: no bucket 'no-such-bucket' at "
                                          f"{remote.env['AWS_ENDPOINT_URL']}: give an existing bucket in "
                                          f"{inbox if 'no-such' in inbox else data}")
+
+
+def test_an_s3_object_without_boto3_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("boto3", "botocore", "botocore.config", "botocore.exceptions"):
+        monkeypatch.setitem(sys.modules, module, None)  # importing it fails as if it were not installed
+    storage.s3_client.cache_clear()
+    try:
+        with pytest.raises(NewsdropError, match=r'pip install "newsdrop\[scale\]"') as raised:
+            storage.read_bytes("s3://news/inbox/001_00000000000000aa.txt")
+    finally:
+        storage.s3_client.cache_clear()
+    assert "\n" not in str(raised.value)
 
 
 def test_s3_data_needs_a_postgres_catalog(tmp_path: Path) -> None:

@@ -146,11 +146,12 @@ def read_bytes(location: str) -> bytes:
     if not is_s3(location):
         with open(location, "rb") as file:
             return file.read()
+    client = s3_client()  # first: without boto3 it says what to install
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, key = s3_key(location).split("/", 1)
     try:
-        return bytes(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404"):
