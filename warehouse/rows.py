@@ -41,13 +41,13 @@ def canonical_encoding(name: str) -> str:
         return name
 
 
-def table_of(table: str | pa.Schema, columns: Mapping[str, pa.Array]) -> pa.Table:
-    """The columns as a table of exactly the schema of `table` (a per-run table's name, or a
-    schema); a missing or unknown column fails with its name."""
-    schema = PER_RUN_TABLES[table] if isinstance(table, str) else table
+def table_of(table: str, columns: Mapping[str, pa.Array]) -> pa.Table:
+    """The columns as a table of exactly the schema of the per-run table `table`; a missing or
+    unknown column fails with its name."""
+    schema = PER_RUN_TABLES[table]
     if columns.keys() != set(schema.names):
         missing, extra = set(schema.names) - columns.keys(), columns.keys() - set(schema.names)
-        raise KeyError(f"{table if isinstance(table, str) else 'table'}: missing column(s) {sorted(missing)}, "
+        raise KeyError(f"{table}: missing column(s) {sorted(missing)}, "
                        f"unknown column(s) {sorted(extra)}")
     return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 

@@ -3,7 +3,7 @@
 Local files keep their plain os calls. Objects in S3 go through pyarrow's S3 file system, which
 pyarrow ships, except a whole object read at once (every inbox drop), which is boto3's one GET:
 pyarrow asks an object's size first (a HEAD, as many requests again), and its Python API takes
-no size to skip that. The usual AWS variables give both the credentials, the region and the
+no size to skip that. The usual AWS variables give pyarrow and boto3 alike the credentials, the region and the
 endpoint (AWS_ENDPOINT_URL, for an S3-compatible server). An S3 object appears whole
 when its upload completes, so nothing here is ever seen half written.
 """
@@ -198,6 +198,3 @@ def remove_tree(location: str) -> None:
         return
     s3_filesystem().delete_dir_contents(s3_key(location), missing_dir_ok=True)
 
-
-def _first_line(error: BaseException) -> str:
-    return (str(error) or type(error).__name__).splitlines()[0]
