@@ -20,7 +20,6 @@ import newsdrop
 from newsdrop.errors import RunFailed
 from newsdrop.warehouse import quality
 from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate, StagedFile, read_batch
-from newsdrop.warehouse.commit import registered
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import open_lake
 from newsdrop.warehouse.layout import DataLayout
@@ -67,9 +66,18 @@ def writer(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def failed_checks(con: duckdb.DuckDBPyConnection, tables: Tables, loaded: int, rejected: int) -> set[str]:
-    with registered(con, tables):
-        return {result.check for result in quality.run_checks(con, loaded, rejected) if not result.passed}
+def staged_files(tables: Tables, folder: Path) -> dict[str, str]:
+    """Each table as a staged Parquet file in `folder`, as a reader stages a batch."""
+    folder.mkdir(exist_ok=True)
+    staged = {}
+    for table, rows in tables.items():
+        staged[table] = str(folder / f"{table}.parquet")
+        pq.write_table(rows, staged[table])
+    return staged
+
+
+def failed_checks(con: duckdb.DuckDBPyConnection, staged: dict[str, str], loaded: int, rejected: int) -> set[str]:
+    return {result.check for result in quality.run_checks(con, staged, loaded, rejected) if not result.passed}
 
 
 def loaded_and_rejected(batch: BatchResult) -> tuple[int, int]:
@@ -78,8 +86,8 @@ def loaded_and_rejected(batch: BatchResult) -> tuple[int, int]:
 
 def test_every_check_passes_on_a_good_batch(writer: duckdb.DuckDBPyConnection, batch: BatchResult) -> None:
     assert batch.rows["drops"] == 34 and batch.rows["rejected_drops"] == 2
-    with registered(writer, staged_tables(batch.files)):
-        results = quality.run_checks(writer, *loaded_and_rejected(batch))
+    staged = {table: staged.path for table, staged in batch.files.items()}
+    results = quality.run_checks(writer, staged, *loaded_and_rejected(batch))
     assert [result.check for result in results] == [name for name, _severity, _sql in quality.CHECKS]
     assert all(result.passed and result.detail == "" for result in results)
 
@@ -88,16 +96,16 @@ def test_a_batch_with_no_rows_passes(writer: duckdb.DuckDBPyConnection) -> None:
     assert failed_checks(writer, {}, 0, 0) == set()
 
 
-def in_lake(table: str) -> Callable[[duckdb.DuckDBPyConnection], None]:
+def in_lake(table: str) -> Callable[[duckdb.DuckDBPyConnection, str], None]:
     """The lake already holds one of the batch's keys (a second batch with the same rows)."""
-    def corrupt(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"INSERT INTO lake.main.{table} SELECT * FROM new_{table} LIMIT 1")
+    def corrupt(con: duckdb.DuckDBPyConnection, staged: str) -> None:
+        con.execute(f"INSERT INTO lake.main.{table} SELECT * FROM read_parquet(?) LIMIT 1", [staged])
 
     return corrupt
 
 
 # (corruption of the batch's tables, or of the lake; extra loaded/rejected in the ledger; the check that catches it)
-CORRUPTIONS: list[tuple[str, str | None, str | Callable[[duckdb.DuckDBPyConnection], None] | None,
+CORRUPTIONS: list[tuple[str, str | None, str | Callable[[duckdb.DuckDBPyConnection, str], None] | None,
                         tuple[int, int], str]] = [
     ("drop already in the lake", "drops", in_lake("drops"), (0, 0), "drops.drop_id is unique"),
     ("article already in the lake", "articles", in_lake("articles"), (0, 0), "articles.article_id is unique"),
@@ -132,7 +140,8 @@ CORRUPTIONS: list[tuple[str, str | None, str | Callable[[duckdb.DuckDBPyConnecti
                          [case[1:] for case in CORRUPTIONS], ids=[case[0] for case in CORRUPTIONS])
 def test_each_check_catches_its_corruption(
     writer: duckdb.DuckDBPyConnection, batch: BatchResult, table: str | None,
-    corruption: str | Callable[[duckdb.DuckDBPyConnection], None] | None, ledger: tuple[int, int], caught_by: str,
+    corruption: str | Callable[[duckdb.DuckDBPyConnection, str], None] | None, ledger: tuple[int, int], caught_by: str,
+    tmp_path: Path,
 ) -> None:
     tables = dict(staged_tables(batch.files))
     loaded, rejected = loaded_and_rejected(batch)
@@ -140,10 +149,10 @@ def test_each_check_catches_its_corruption(
         assert table is not None
         tables = rewrite(tables, table, corruption)
         assert tables[table] != staged_tables(batch.files)[table]
-    elif corruption is not None:
-        with registered(writer, tables):
-            corruption(writer)
-    failed = failed_checks(writer, tables, loaded + ledger[0], rejected + ledger[1])
+    staged = staged_files(tables, tmp_path / "staged")
+    if table is not None and callable(corruption):
+        corruption(writer, staged[table])
+    failed = failed_checks(writer, staged, loaded + ledger[0], rejected + ledger[1])
     assert failed == {caught_by}
     severity = {name: severity for name, severity, _sql in quality.CHECKS}[caught_by]
     assert severity == (quality.WARNING if caught_by == "no empty bodies" else quality.ERROR)

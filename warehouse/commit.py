@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -26,14 +26,14 @@ import duckdb
 import pyarrow as pa
 
 from newsdrop.errors import QualityCheckFailed
-from newsdrop.warehouse.batch import BatchResult, StagedFile
+from newsdrop.warehouse.batch import BatchResult
 from newsdrop.warehouse.faults import checkpoint
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
 from newsdrop.warehouse.quality import CheckResult, failed_errors, run_checks
 from newsdrop.warehouse.raw import store_raw
-from newsdrop.warehouse.schema import PER_RUN_TABLES, QUALITY_CHECKS, FileOutcome, table_from_rows
+from newsdrop.warehouse.schema import QUALITY_CHECKS, FileOutcome, table_from_rows
 from newsdrop.warehouse.storage import join, move, remove
 
 
@@ -48,38 +48,6 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         with contextlib.suppress(duckdb.Error):
             con.rollback()
         raise
-
-
-@contextmanager
-def registered(con: duckdb.DuckDBPyConnection, tables: Mapping[str, StagedFile | pa.Table]) -> Iterator[None]:
-    """A batch's tables as new_<table>: a staged file as a view (DuckDB scans it where it is:
-    no copy of the batch in this process), an empty table for a table without rows."""
-    views, registered_tables = [], []
-    try:
-        for table, schema in PER_RUN_TABLES.items():
-            name = f"new_{table}"
-            rows = tables.get(table)
-            if isinstance(rows, StagedFile):
-                con.read_parquet(rows.path).create_view(name, replace=True)
-                views.append(name)
-            else:
-                con.register(name, schema.empty_table() if rows is None else rows)
-                registered_tables.append(name)
-        yield
-    except BaseException:
-        # A failed statement aborted the transaction: the DROPs would fail too, and hide
-        # the error (the rollback takes the views with it).
-        with contextlib.suppress(duckdb.Error):
-            _unregister(con, views, registered_tables)
-        raise
-    _unregister(con, views, registered_tables)
-
-
-def _unregister(con: duckdb.DuckDBPyConnection, views: list[str], tables: list[str]) -> None:
-    for name in views:
-        con.execute(f"DROP VIEW IF EXISTS {name}")
-    for name in tables:
-        con.unregister(name)
 
 
 def move_into_lake(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult,
@@ -124,8 +92,8 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
-    with registered(con, result.files):
-        checks = run_checks(con, result.count(FileOutcome.LOADED), result.count(FileOutcome.REJECTED))
+    staged = {table: staged.path for table, staged in result.files.items()}
+    checks = run_checks(con, staged, result.count(FileOutcome.LOADED), result.count(FileOutcome.REJECTED))
     failed = failed_errors(checks)
     if failed:
         names = "; ".join(f"{check.check} ({check.detail})" for check in failed)

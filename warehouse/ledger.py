@@ -6,7 +6,7 @@ Its rows commit in the same lake transaction as the table rows they account for
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +16,8 @@ import pyarrow as pa
 from newsdrop.transforms.decode import RejectReason
 from newsdrop.warehouse.batch import BatchSpec, FileVersion
 from newsdrop.warehouse.lake import LAKE
-from newsdrop.warehouse.schema import FILE_VERSIONS, LEDGER_SCHEMA, FileOutcome, table_from_rows
+from newsdrop.warehouse.rows import repeated
+from newsdrop.warehouse.schema import FILE_VERSIONS, LEDGER_SCHEMA, TIMESTAMP, FileOutcome
 
 FILE_VERSIONS_TABLE = f"{LAKE}.{LEDGER_SCHEMA}.file_versions"
 
@@ -35,13 +36,16 @@ class KeptVersion:
     reason: str | None
 
 
-def versions_table(spec: BatchSpec, versions: Iterable[FileVersion]) -> pa.Table:
-    return table_from_rows(FILE_VERSIONS, [
-        {"file_name": v.file_name, "size_bytes": v.size_bytes, "mtime_ns": v.mtime_ns, "sha256": v.sha256,
-         "outcome": str(v.outcome), "run_id": spec.run_id, "part": spec.part, "ingested_at": spec.ingested_at,
-         "reason": v.reason}
-        for v in versions
-    ])
+def versions_table(spec: BatchSpec, versions: Sequence[FileVersion]) -> pa.Table:
+    """A batch's ledger entries, built a column at a time (a dict a row cost the commit tens of ms)."""
+    count = len(versions)
+    return pa.Table.from_pydict({
+        "file_name": [v.file_name for v in versions], "size_bytes": [v.size_bytes for v in versions],
+        "mtime_ns": [v.mtime_ns for v in versions], "sha256": [v.sha256 for v in versions],
+        "outcome": [str(v.outcome) for v in versions], "run_id": repeated(spec.run_id, pa.string(), count),
+        "part": repeated(spec.part, pa.int32(), count), "ingested_at": repeated(spec.ingested_at, TIMESTAMP, count),
+        "reason": [v.reason for v in versions],
+    }, schema=FILE_VERSIONS)
 
 
 class Ledger:

@@ -251,6 +251,12 @@ def column_sql(qualified_name: str, column: pa.Field) -> str:
     return f'"{column.name}" {_DUCKDB_TYPES[column.type]}{not_null}'
 
 
+def no_rows_sql(schema: pa.Schema) -> str:
+    """A SELECT of no rows in the schema's columns and types."""
+    columns = ", ".join(f'NULL::{_DUCKDB_TYPES[column.type]} AS "{column.name}"' for column in schema)
+    return f"SELECT {columns} WHERE false"
+
+
 def create_table_sql(qualified_name: str, schema: pa.Schema) -> str:
     """CREATE TABLE for one schema."""
     columns = ", ".join(column_sql(qualified_name, column) for column in schema)
