@@ -8,14 +8,17 @@ an empty warehouse:
 - counted: DuckDB's query log during each commit (logging on costs time, so this is the
   second pass): the statements newsdrop sends, and the statements DuckLake sends to its
   catalog (those naming its metadata tables), and how many of those write.
-Medians over the batches after the first (the first creates the partition folders).
+Medians over the batches after the first (the first creates the partition folders). --profile
+prints where the timed commits spent their time, by cumulative time.
 
-    python -m benchmarks.commit_cost [--count 10000] [--batch-size 2500]
+    python -m benchmarks.commit_cost [--count 20000] [--batch-size 2500] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
 import tempfile
 import time
@@ -35,16 +38,19 @@ def main() -> None:
     from newsdrop.engine import RunHooks
 
     class Timed(RunHooks):
-        def __init__(self) -> None:
+        def __init__(self, profile: cProfile.Profile | None) -> None:
             self.wall: list[float] = []
             self.cpu: list[float] = []
+            self.profile = profile
 
         def step(self, name: str, part: int | None, call: Callable[[], T]) -> T:
             if name != "commit-batch" or not part:
                 return call()
             wall, cpu = time.perf_counter(), time.process_time()
             try:
-                return call()
+                if self.profile is None:
+                    return call()
+                return self.profile.runcall(call)
             finally:
                 self.wall.append(time.perf_counter() - wall)
                 self.cpu.append(time.process_time() - cpu)
@@ -73,14 +79,15 @@ def main() -> None:
                 self.catalog_writes.append(sum(1 for query in catalog if query.startswith(WRITES)))
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=2500)
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         inbox = Path(folder) / "inbox"
         generate(args.count, inbox, corpora=args.corpora)
-        timed, counted = Timed(), Counted()
+        timed, counted = Timed(cProfile.Profile() if args.profile else None), Counted()
         newsdrop.ingest(inbox, Path(folder) / "timed", settle_seconds=0, batch_size=args.batch_size, workers=1,
                         hooks=timed)
         newsdrop.ingest(inbox, Path(folder) / "counted", settle_seconds=0, batch_size=args.batch_size, workers=1,
@@ -91,6 +98,8 @@ def main() -> None:
     print(f"statements newsdrop sends a commit (median): {statistics.median(counted.ours):.0f}")
     print(f"catalog statements a commit (median): {statistics.median(counted.catalog):.0f}, "
           f"of which writes {statistics.median(counted.catalog_writes):.0f}")
+    if timed.profile is not None:
+        pstats.Stats(timed.profile).sort_stats("cumulative").print_stats(25)
 
 
 if __name__ == "__main__":

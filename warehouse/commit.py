@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,8 +128,6 @@ def commit_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Bat
     """One batch as one snapshot. Nothing is committed for a batch with nothing to record."""
     if not result.versions:
         return []
-    if not layout.remote:
-        os.sync()  # the staged files of this batch (its raw bytes too) are durable before the ledger says so
     with lake_transaction(con) as moved:
         checks = write_batch(con, layout, result, run_id, moved)
         label_commit(con, run_id, f"batch {result.spec.part}")

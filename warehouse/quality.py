@@ -73,11 +73,15 @@ def run_checks(con: duckdb.DuckDBPyConnection, staged: Mapping[str, str], loaded
                rejected: int) -> list[CheckResult]:
     """Every check over the batch's staged files (`staged`: table -> path); `loaded`/`rejected`
     are what the batch's ledger entries say. All in one statement: each statement costs the
-    lake's catalog lookups and a plan of its own (measured: 12 statements 78 ms a batch)."""
+    lake's catalog lookups and a plan of its own (measured: 12 statements 78 ms a batch). A
+    UNION ALL of one row a check, not one row of every check: the checks as columns of one
+    SELECT are cross products to DuckDB's join-order optimizer (measured: 95-108 ms a batch of
+    2,500 against 44-54 ms)."""
     tables, files = batch_tables_sql(staged)
-    every_check = f"{tables} SELECT " + ", ".join(f"({sql})" for _name, _severity, sql in CHECKS)
-    row = con.execute(every_check, {**files, "loaded": loaded, "rejected": rejected}).fetchone()
-    counts = [int(value or 0) for value in row] if row else [0] * len(CHECKS)
+    every_check = f"{tables} " + " UNION ALL ".join(
+        f"SELECT {index} AS check_no, ({sql}) AS violations" for index, (_name, _severity, sql) in enumerate(CHECKS))
+    found = dict(con.execute(every_check, {**files, "loaded": loaded, "rejected": rejected}).fetchall())
+    counts = [int(found[index] or 0) for index in range(len(CHECKS))]
     return [CheckResult(name, severity, violations == 0, f"{violations} violation(s)" if violations else "")
             for (name, severity, _sql), violations in zip(CHECKS, counts, strict=True)]
 

@@ -26,6 +26,7 @@ from newsdrop.warehouse.storage import (
     COMPRESSION,
     is_s3,
     join,
+    make_durable,
     move,
     open_input,
     open_output,
@@ -101,11 +102,13 @@ class RawFile:
         self._held_bytes = 0
 
     def close(self) -> bool:
-        """Write what is held and close the file; False when there was nothing to store (no file)."""
+        """Write what is held and close the file, durable on disk; False when there was nothing
+        to store (no file)."""
         self._write_held()
         if self._writer is None:
             return False
         self._writer.close()
+        make_durable(self.path)
         return True
 
     def discard(self) -> None:

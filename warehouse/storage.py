@@ -140,6 +140,18 @@ def open_output(location: str) -> BinaryIO:
     return open(location, "wb")
 
 
+def make_durable(location: str) -> None:
+    """A local file's bytes on disk before anything records it (fsync); an S3 object is durable
+    once its upload completes."""
+    if is_s3(location):
+        return
+    descriptor = os.open(location, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def read_bytes(location: str) -> bytes:
     """A local file's or an object's bytes (an object in one GET); FileNotFoundError when it is
     not there, PermissionError when it may not be read."""
