@@ -12,8 +12,11 @@ Scenarios, each for newsdrop, the pure-DuckDB-SQL peer and the lean Python peer:
   add1k  add 1,000 new drops to the warehouse of N
   only1k the same 1,000 drops into an empty warehouse
 
-Each command runs in its own process, as a user runs it: newsdrop is `newsdrop run`,
-Prefect start-up included (its ephemeral API, or PREFECT_API_URL when set). Reported:
+Each command runs in its own process, as a user runs it: newsdrop is `newsdrop run` as typed
+(the run engine alone; a Prefect flow run on PREFECT_API_URL's server when that is set).
+--prefect: each newsdrop command records its run in Prefect on a local server of its own, its
+start-up included (newsdrop's default until issue 33); --served: one Prefect server for the
+whole benchmark (the case of `serve`). Reported:
 median wall seconds, drops/s, MB/s, peak RSS (the largest single process, and the
 whole process tree sampled every 50 ms), and the ratio newsdrop/peer.
 """
@@ -56,12 +59,15 @@ class Measure:
     peak_tree_mb: float
 
 
+NEWSDROP_OPTIONS: list[str] = []  # --prefect when the benchmark is given it
+
+
 def command(system: str, inbox: Path, data: Path, scenario: str = "cold") -> list[str]:
     if system == "newsdrop" and scenario == "rebuild":
-        return [sys.executable, "-m", "newsdrop", "rebuild", "--data", str(data)]
+        return [sys.executable, "-m", "newsdrop", "rebuild", "--data", str(data), *NEWSDROP_OPTIONS]
     if system == "newsdrop":
         return [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
-                "--settle-seconds", "0"]
+                "--settle-seconds", "0", *NEWSDROP_OPTIONS]
     return [sys.executable, str(HERE / "peers" / f"{system}.py"), str(inbox), str(data)]
 
 
@@ -187,7 +193,12 @@ def main() -> None:
     parser.add_argument("--served", action="store_true",
                         help="run newsdrop against one Prefect server started for the whole benchmark (the case "
                              "of `newsdrop serve`), not a server of its own per command")
+    parser.add_argument("--prefect", action="store_true",
+                        help="each newsdrop command with --prefect: its run recorded on a local Prefect server of "
+                             "its own")
     args = parser.parse_args()
+    if args.prefect:
+        NEWSDROP_OPTIONS.append("--prefect")
     with contextlib.ExitStack() as stack:
         if args.served:
             from newsdrop.flows.server import prefect_api

@@ -1,6 +1,9 @@
 """What a run shows while it works: on an interactive terminal, a spinner while the inbox is
 listed and a bar of files read and batches committed; otherwise plain lines, one per batch
-read and per batch committed. A run of one batch shows no lines: nothing to watch."""
+read and per batch committed. A run of one batch shows no lines: nothing to watch.
+
+TerminalHooks shows it for a run that no Prefect server records (`newsdrop run` without
+PREFECT_API_URL or --prefect); the Prefect flows show it too (flows.ingest.PrefectHooks)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,14 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from newsdrop.engine import Advance, RunHooks
+
+T = TypeVar("T")
 
 POLL_SECONDS = 0.25  # how often the bar asks the readers how many files they have read
 
@@ -101,3 +109,25 @@ def read_progress(files: int, batches: int, files_read: Callable[[], int] | None
         finally:
             stop.set()
             poller.join()
+
+
+class TerminalHooks(RunHooks):
+    """A run's progress on the terminal and nothing else: the run engine alone, no orchestrator."""
+
+    _reading: ReadProgress | None = None  # while a run's batches are read and committed
+
+    def step(self, name: str, part: int | None, call: Callable[[], T]) -> T:
+        with listing() if name == "discover" else contextlib.nullcontext():
+            done = call()
+        if name == "commit-batch" and self._reading is not None:
+            self._reading.batch_committed()
+        return done
+
+    @contextlib.contextmanager
+    def progress(self, files: int, batches: int, files_read: Callable[[], int] | None) -> Iterator[Advance]:
+        with read_progress(files, batches, files_read) as reading:
+            self._reading = reading
+            try:
+                yield reading.batch_read
+            finally:
+                self._reading = None

@@ -179,6 +179,18 @@ SCHEDULING_SERVICES = ("cancellation_cleanup", "db_vacuum", "event_logger", "for
                        "pause_expirations", "repossessor", "cleanup_reconciler", "triggers")
 
 
+def named_server() -> str | None:
+    """The Prefect API that the environment names: PREFECT_API_URL, or, when Prefect is loaded
+    already (a test harness, a notebook), its settings' URL. Prefect is not imported for this:
+    settings read before prefect_api sets the variable would miss the URL it sets."""
+    named = os.environ.get("PREFECT_API_URL")
+    if not named and "prefect" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        named = PREFECT_API_URL.value()
+    return named or None
+
+
 @contextlib.contextmanager
 def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], object] | None = None,
                 scheduling: bool = True) -> Iterator[str]:
@@ -186,13 +198,7 @@ def prefect_api(default_home: Path, ui: bool = False, meanwhile: Callable[[], ob
     (with its web UI at the URL without /api when `ui`; without the services that schedule
     runs unless `scheduling`). `meanwhile` runs while the server starts (importing Prefect
     takes seconds too), with PREFECT_API_URL already set."""
-    existing = os.environ.get("PREFECT_API_URL")
-    if not existing and "prefect" in sys.modules:
-        # Prefect already loaded (a test harness, a notebook): its settings may name a server.
-        # Not imported otherwise: settings read now would miss the URL set below.
-        from prefect.settings import PREFECT_API_URL
-
-        existing = PREFECT_API_URL.value()
+    existing = named_server()
     if existing:
         if meanwhile is not None:
             meanwhile()

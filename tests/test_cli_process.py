@@ -29,10 +29,13 @@ def newsdrop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     )
 
 
-def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
-    """And a finished run leaves no process behind: its local Prefect server is stopped."""
+@pytest.mark.parametrize("prefect", [False, True], ids=["engine-alone", "prefect"])
+def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path, prefect: bool) -> None:
+    """And a finished run leaves no process behind: with --prefect, its local Prefect server is
+    stopped; without it (and no PREFECT_API_URL), no Prefect server is started at all."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
-    process = subprocess.Popen([sys.executable, "-m", "newsdrop", "run", "--sample", "--settle-seconds", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "newsdrop", "run", "--sample", "--settle-seconds", "0",
+                                *(["--prefect"] if prefect else [])],
                                cwd=tmp_path, env={**env, "NEWSDROP_DATA": str(tmp_path / "wh")},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     started = time.monotonic()
@@ -58,9 +61,14 @@ def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
     assert "Error" not in result.stderr
     assert counts(tmp_path / "wh")["drops"] + counts(tmp_path / "wh")["rejected_drops"] == samples
+    server_database = tmp_path / "wh" / "_state" / "prefect" / "prefect.db"
+    assert ("mostly Prefect's" in result.stdout) == prefect
+    if not prefect:
+        assert not server_database.exists()
+        return
     # The run's log lines reached its server (the UI's Logs tab of the run), though the
     # terminal showed none of Prefect's: sent before the command stopped the server.
-    with contextlib.closing(sqlite3.connect(tmp_path / "wh" / "_state" / "prefect" / "prefect.db")) as db:
+    with contextlib.closing(sqlite3.connect(server_database)) as db:
         logged = [message for (message,) in db.execute("SELECT message FROM log WHERE flow_run_id IS NOT NULL")]
     assert any(message.startswith("ingest run ") and "lake snapshot" in message for message in logged), logged
     assert any(message.startswith("Finished in state Completed") for message in logged), logged
@@ -109,7 +117,8 @@ def test_a_local_server_that_does_not_start_is_one_line_and_leaves_nothing(
         tmp_path: Path, env: dict[str, str], expected: str) -> None:
     data = tmp_path / "wh"
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(DROPS), "--data", str(data)], cwd=tmp_path,
+        [sys.executable, "-m", "newsdrop", "run", "--prefect", "--inbox", str(DROPS), "--data", str(data)],
+        cwd=tmp_path,
         env={**{k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSDROP_"))}, **env},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     stdout, stderr = process.communicate(timeout=240)
@@ -121,7 +130,7 @@ def test_a_local_server_that_does_not_start_is_one_line_and_leaves_nothing(
 
 def test_a_prefect_home_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "home").write_text("a file, not a folder")
-    result = newsdrop("run", "--inbox", str(DROPS), "--data", str(tmp_path / "wh"), cwd=tmp_path,
+    result = newsdrop("run", "--prefect", "--inbox", str(DROPS), "--data", str(tmp_path / "wh"), cwd=tmp_path,
                       env={"PREFECT_HOME": str(tmp_path / "home" / "prefect")})
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("newsdrop: cannot make the Prefect server's folder"), result.stderr

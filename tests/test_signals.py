@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM stop a run in one line, and a run leaves no process behind.
 
-The stopped runs start their own local Prefect server (no PREFECT_API_URL), as a user's
-`newsdrop run` does, so they also prove that server is stopped when the run is.
+Without PREFECT_API_URL, as a user's `newsdrop run` is: the run engine alone, and with
+--prefect, a run with a local Prefect server of its own, which proves that server is stopped
+when the run is.
 """
 
 from __future__ import annotations
@@ -24,29 +25,32 @@ from newsdrop.errors import stopped_by_signal
 pytestmark = pytest.mark.timeout(400)
 
 
-def start(inbox: Path, data: Path, batch_size: int = 200) -> subprocess.Popen[str]:
+def start(inbox: Path, data: Path, batch_size: int = 200, prefect: bool = True) -> subprocess.Popen[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "NEWSDROP_"))}
     env.update(NEWSDROP_SETTLE_SECONDS="0", NEWSDROP_BATCH_SIZE=str(batch_size))
     return subprocess.Popen(
-        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data), "--workers", "2"],
+        [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data), "--workers", "2",
+         *(["--prefect"] if prefect else [])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
 
 
-@pytest.mark.parametrize(("signum", "code", "whole_group"), [
+@pytest.mark.parametrize(("signum", "code", "whole_group", "prefect"), [
     # Ctrl-C in a terminal, pressed twice: the whole foreground group gets it
-    pytest.param(signal.SIGINT, 130, True, marks=pytest.mark.slow),
-    (signal.SIGTERM, 143, False),  # a service manager stopping the process
+    pytest.param(signal.SIGINT, 130, True, True, marks=pytest.mark.slow),
+    (signal.SIGTERM, 143, False, True),  # a service manager stopping the process
+    (signal.SIGINT, 130, False, False),  # the run engine alone
 ])
 def test_a_signal_stops_the_run_in_one_line_and_a_rerun_finishes(tmp_path: Path, signum: int, code: int,
-                                                                  whole_group: bool, plain_env: dict[str, str]) -> None:
+                                                                  whole_group: bool, prefect: bool,
+                                                                  plain_env: dict[str, str]) -> None:
     inbox, data = tmp_path / "inbox", tmp_path / "data"
     drops = 3000 if whole_group else 600
     generate(drops, inbox, seed=3, corpora=None)
     # Ctrl-C: batches big enough that stopping takes a moment (the readers end theirs), so
     # that the second Ctrl-C lands while the first is stopping the run. SIGTERM: six batches,
     # so that the run is still under way when the first one has been read.
-    process = start(inbox, data, 1000 if whole_group else 100)
+    process = start(inbox, data, 1000 if whole_group else 100, prefect)
     assert process.stderr is not None
     line = process.stderr.readline()
     assert line.startswith("newsdrop: reading "), line
