@@ -25,10 +25,10 @@ from prefect.states import Cancelled
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import newsdrop
-from newsdrop.engine import Advance, RunHooks
+from newsdrop.engine import Advance
 from newsdrop.errors import RunInProgress, first_line
 from newsdrop.flows.artifacts import publish_artifacts
-from newsdrop.flows.progress import ReadProgress, listing, read_progress
+from newsdrop.flows.progress import TerminalHooks
 from newsdrop.flows.signals import recording_sigterm_in_flow
 from newsdrop.summary import RunSummary
 from newsdrop.warehouse.batch import BatchResult
@@ -79,22 +79,22 @@ def report(summary: Sealed[RunSummary]) -> None:
     publish_artifacts(summary.value)
 
 
-class PrefectHooks(RunHooks):
-    """A run's steps as Prefect task runs of the flow run in progress, its summary as artifacts."""
-
-    _reading: ReadProgress | None = None  # while a run's batches are read and committed
+class PrefectHooks(TerminalHooks):
+    """A run's steps as Prefect task runs of the flow run in progress, its progress in the flow
+    run's log too, its summary as artifacts."""
 
     def step(self, name: str, part: int | None, call: Callable[[], T]) -> T:
-        with listing() if name == "discover" else contextlib.nullcontext():
-            done: Sealed[T] = STEPS[name](part, Sealed(call))
-        if isinstance(done.value, Plan):
-            plan = done.value
+        def as_task_run() -> T:
+            sealed: Sealed[T] = STEPS[name](part, Sealed(call))
+            return sealed.value
+
+        done = super().step(name, part, as_task_run)
+        if isinstance(done, Plan):
             get_run_logger().info("listed the inbox: %d files, %d new, %d unchanged, %d still being written",
-                                  plan.seen, plan.new, plan.unchanged, len(plan.settling))
+                                  done.seen, done.new, done.unchanged, len(done.settling))
         if name == "commit-batch" and self._reading is not None:
-            self._reading.batch_committed()
             get_run_logger().info("committed batch %d/%d", self._reading.committed_batches, self._reading.batches)
-        return done.value
+        return done
 
     def read(self, part: int, start: Callable[[], Future[BatchResult]]) -> Future[BatchResult]:
         read: PrefectFuture[Sealed[BatchResult]] = READ_BATCH.submit(part, Sealed(start))
@@ -113,17 +113,14 @@ class PrefectHooks(RunHooks):
     def progress(self, files: int, batches: int, files_read: Callable[[], int] | None) -> Iterator[Advance]:
         log = get_run_logger()  # the flow run's log, which the UI shows under the run
         log.info("reading %d new files in %d batch%s", files, batches, "" if batches == 1 else "es")
+        with super().progress(files, batches, files_read) as advance:
+            def advance_and_log(files_done: int) -> None:
+                advance(files_done)
+                if self._reading is not None:
+                    log.info("read batch %d/%d (%d/%d files)", self._reading.read_batches, batches,
+                             self._reading.read_files, files)
 
-        def advance_and_log(files_done: int) -> None:
-            reading.batch_read(files_done)
-            log.info("read batch %d/%d (%d/%d files)", reading.read_batches, batches, reading.read_files, files)
-
-        with read_progress(files, batches, files_read) as reading:
-            self._reading = reading
-            try:
-                yield advance_and_log
-            finally:
-                self._reading = None
+            yield advance_and_log
 
     def finished(self, summary: RunSummary) -> None:
         log = get_run_logger()
