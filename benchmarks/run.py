@@ -16,7 +16,9 @@ Each command runs in its own process, as a user runs it: newsdrop is `newsdrop r
 (the run engine alone; a Prefect flow run on PREFECT_API_URL's server when that is set).
 --prefect: each newsdrop command records its run in Prefect on a local server of its own, its
 start-up included (newsdrop's default until issue 33); --served: one Prefect server for the
-whole benchmark (the case of `serve`). Reported:
+whole benchmark (the case of `serve`). --newest-duckdb-python V/bin/python: the DuckDB SQL
+script also on the DuckDB of that venv (duckdb_sql_newest), beside the one newsdrop pins.
+Reported:
 median wall seconds, drops/s, MB/s, peak RSS (the largest single process, and the
 whole process tree sampled every 50 ms), and the ratio newsdrop/peer.
 """
@@ -43,7 +45,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.generate import DEFAULT_CORPORA, generate  # noqa: E402
 
-SYSTEMS = ("newsdrop", "duckdb_sql", "lean_python")
+SYSTEMS = ("newsdrop", "duckdb_sql", "duckdb_sql_newest", "lean_python")
+PEERS = SYSTEMS[1:]
 SCENARIOS = ("cold", "noop", "rebuild", "add1k", "only1k")
 ADDED = 1000
 
@@ -60,6 +63,7 @@ class Measure:
 
 
 NEWSDROP_OPTIONS: list[str] = []  # --prefect when the benchmark is given it
+NEWEST_DUCKDB_PYTHON: list[str] = []  # --newest-duckdb-python: the DuckDB SQL script on another DuckDB
 
 
 def command(system: str, inbox: Path, data: Path, scenario: str = "cold") -> list[str]:
@@ -68,6 +72,8 @@ def command(system: str, inbox: Path, data: Path, scenario: str = "cold") -> lis
     if system == "newsdrop":
         return [sys.executable, "-m", "newsdrop", "run", "--inbox", str(inbox), "--data", str(data),
                 "--settle-seconds", "0", *NEWSDROP_OPTIONS]
+    if system == "duckdb_sql_newest":
+        return [*NEWEST_DUCKDB_PYTHON, str(HERE / "peers" / "duckdb_sql.py"), str(inbox), str(data)]
     return [sys.executable, str(HERE / "peers" / f"{system}.py"), str(inbox), str(data)]
 
 
@@ -161,21 +167,23 @@ def summarise(measures: list[Measure], scenarios: list[str]) -> list[dict[str, o
                 "peak_tree_mb": round(statistics.median(m.peak_tree_mb for m in picked)),
             })
         for row in rows:
-            if row["scenario"] == scenario and row["system"] == "newsdrop" and len(medians) == len(SYSTEMS):
-                row["vs_duckdb_sql"] = round(medians["newsdrop"] / medians["duckdb_sql"], 2)
-                row["vs_lean_python"] = round(medians["newsdrop"] / medians["lean_python"], 2)
+            if row["scenario"] == scenario and row["system"] == "newsdrop":
+                for peer in PEERS:
+                    if peer in medians:
+                        row[f"vs_{peer}"] = round(medians["newsdrop"] / medians[peer], 2)
     return rows
 
 
 def markdown(rows: list[dict[str, object]]) -> str:
+    peers = [peer for peer in PEERS if any(row["system"] == peer for row in rows)]
     head = "| scenario | system | seconds | drops/s | MB/s | peak RSS, largest process (MB) | peak RSS, tree (MB) |" \
-           " newsdrop / DuckDB SQL | newsdrop / lean Python |"
-    lines = [head, "|" + "---|" * 9]
+           + "".join(f" newsdrop / {peer} |" for peer in peers)
+    lines = [head, "|" + "---|" * (7 + len(peers))]
     for row in rows:
+        ratios = "".join(f" {row.get(f'vs_{peer}', '')} |" for peer in peers)
         lines.append(
             f"| {row['scenario']} | {row['system']} | {row['seconds']} | {row['drops_per_s']} | {row['mb_per_s']} |"
-            f" {row['peak_process_mb']} | {row['peak_tree_mb']} | {row.get('vs_duckdb_sql', '')} |"
-            f" {row.get('vs_lean_python', '')} |"
+            f" {row['peak_process_mb']} | {row['peak_tree_mb']} |{ratios}"
         )
     return "\n".join(lines)
 
@@ -189,7 +197,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="folder for inboxes and warehouses (default: a temp folder)")
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help="which of them to run (default: all)")
+    parser.add_argument("--systems", default="newsdrop,duckdb_sql,lean_python",
+                        help=f"which of {', '.join(SYSTEMS)} to run (default: all but duckdb_sql_newest)")
+    parser.add_argument("--newest-duckdb-python", type=Path,
+                        help="a Python whose DuckDB is the newest a user would install (a venv of its own: "
+                             "`python3 -m venv V && V/bin/pip install duckdb`); adds duckdb_sql_newest, the same "
+                             "script on that DuckDB")
     parser.add_argument("--served", action="store_true",
                         help="run newsdrop against one Prefect server started for the whole benchmark (the case "
                              "of `newsdrop serve`), not a server of its own per command")
@@ -199,6 +212,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.prefect:
         NEWSDROP_OPTIONS.append("--prefect")
+    if args.newest_duckdb_python:
+        NEWEST_DUCKDB_PYTHON.append(str(args.newest_duckdb_python))
+        if "duckdb_sql_newest" not in args.systems.split(","):
+            args.systems += ",duckdb_sql_newest"
+    elif "duckdb_sql_newest" in args.systems.split(","):
+        parser.error("duckdb_sql_newest needs --newest-duckdb-python: a Python with the newest DuckDB")
     with contextlib.ExitStack() as stack:
         if args.served:
             from newsdrop.flows.server import prefect_api
