@@ -24,8 +24,7 @@ def discover(ledger: Ledger, inbox: str, settle_seconds: float, batch_size: int,
     """New = a (name, size, mtime) the ledger has not seen, or rejected as too large for a limit
     since raised; each knows the hashes taken in under its name."""
     listing = list_inbox(inbox, settle_seconds)
-    known = ledger.known_listing(max_bytes)
-    fresh = [item for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known]
+    fresh = [listing.drops[position] for position in ledger.unseen(listing.drops, max_bytes)]
     shas = ledger.shas_by_name(item.name for item in fresh)
     # One shared empty set: an empty frozenset of its own costs 216 bytes, 65 MB at 300k files.
     candidates = [Candidate(item, frozenset(shas[item.name]) if item.name in shas else NO_SHAS) for item in fresh]

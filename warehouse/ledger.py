@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from newsdrop.transforms.decode import RejectReason
 from newsdrop.warehouse.batch import BatchSpec, FileVersion
+from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.rows import repeated
 from newsdrop.warehouse.schema import FILE_VERSIONS, LEDGER_SCHEMA, TIMESTAMP, FileOutcome
@@ -54,14 +55,28 @@ class Ledger:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
-    def known_listing(self, max_bytes: int | None = None) -> set[tuple[str, int, int]]:
-        """(name, size, mtime_ns) of every version seen: a listing entry in here is not new.
-        A version rejected as too large is new again once `max_bytes` admits it."""
-        rows = self.con.execute(
-            f"SELECT file_name, size_bytes, mtime_ns FROM {FILE_VERSIONS_TABLE}"
-            " WHERE NOT (coalesce(reason, '') = ? AND size_bytes <= ?)",
-            [str(RejectReason.TOO_LARGE), max_bytes if max_bytes is not None else -1]).fetchall()
-        return {(name, size, mtime) for name, size, mtime in rows}
+    def unseen(self, listed: Sequence[Listed], max_bytes: int | None = None) -> list[int]:
+        """Positions in `listed` of the versions (name, size, mtime_ns) the ledger has not seen.
+        A version rejected as too large is unseen again once `max_bytes` admits it. An anti join
+        in DuckDB: the run holds no Python set of every version ever seen."""
+        listing = pa.table({
+            "position": pa.array(range(len(listed)), pa.int64()),
+            "file_name": pa.array([item.name for item in listed], pa.string()),
+            "size_bytes": pa.array([item.size_bytes for item in listed], pa.int64()),
+            "mtime_ns": pa.array([item.mtime_ns for item in listed], pa.int64()),
+        })
+        # Registered, not found by a replacement scan: an analyst's connection has those off.
+        self.con.register("newsdrop_listing", listing)
+        try:
+            rows = self.con.execute(
+                "SELECT position FROM newsdrop_listing ANTI JOIN ("
+                f"  SELECT file_name, size_bytes, mtime_ns FROM {FILE_VERSIONS_TABLE}"
+                "   WHERE NOT (coalesce(reason, '') = ? AND size_bytes <= ?)"
+                ") AS seen USING (file_name, size_bytes, mtime_ns) ORDER BY position",
+                [str(RejectReason.TOO_LARGE), max_bytes if max_bytes is not None else -1]).fetchall()
+        finally:
+            self.con.unregister("newsdrop_listing")
+        return [position for (position,) in rows]
 
     def shas_by_name(self, names: Iterable[str]) -> dict[str, set[str]]:
         """The content hashes already taken in under each of these names."""

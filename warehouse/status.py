@@ -54,7 +54,7 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
         newest = con.execute("SELECT max(received_at) FROM drops").fetchone()
         snapshot = con.execute(f"SELECT snapshot_id, snapshot_time FROM {LAKE}.snapshots() "
                                "ORDER BY snapshot_id DESC LIMIT 1").fetchone()
-        known = Ledger(con).known_listing(max_bytes) if inbox else set()
+        backlog = _backlog(Ledger(con), inbox, max_bytes)
         older = drops_under_older_rules(con)
     newest_drop = newest[0] if newest and isinstance(newest[0], datetime) else None
     running = None
@@ -65,7 +65,7 @@ def warehouse_status(layout: DataLayout, inbox: str | None, max_bytes: int | Non
         last_run=None if last is None else {name: iso_value(value)
                                             for name, value in zip(RUN_FIELDS, last, strict=True)},
         running=running,
-        backlog=_backlog(inbox, known),
+        backlog=backlog,
         totals=totals,
         freshness=None if newest_drop is None else {
             "newest_drop_at": newest_drop.isoformat(),
@@ -107,12 +107,11 @@ def prefect_history(layout: DataLayout) -> dict[str, Any]:
     return {"home": home, "browse": browse}
 
 
-def _backlog(inbox: str | None, known: set[tuple[str, int, int]]) -> dict[str, int] | None:
+def _backlog(ledger: Ledger, inbox: str | None, max_bytes: int | None) -> dict[str, int] | None:
     if inbox is None:
         return None
     listing = list_inbox(inbox, settle_seconds=0)
-    waiting = sum(1 for item in listing.drops if (item.name, item.size_bytes, item.mtime_ns) not in known)
-    return {"files": waiting, "in_inbox": len(listing.drops)}
+    return {"files": len(ledger.unseen(listing.drops, max_bytes)), "in_inbox": len(listing.drops)}
 
 
 def status_lines(report: dict[str, Any]) -> list[str]:
