@@ -7,11 +7,22 @@ it is present (BBC articles and headline lists), synthetic text otherwise. The
 output depends only on N and the seed.
 
     python benchmarks/generate.py --count 10000 --out /tmp/inbox
+    python benchmarks/generate.py --count 20000 --out /tmp/edited --edited /tmp/edited-truth.csv
+
+--edited TRUTH: near-duplicate stories instead (issue 34). Each drop's body is one source
+article; most drops after a story's first are edited copies of it, the rest exact copies. A copy
+is edited one to three ways: a few words changed or dropped; the last paragraph cut (its last
+sentence when it holds over a quarter of the words); an agency prefix and a copyright line; an
+"updated" line inserted. TRUTH gets file_name,story,edits per drop: the story is the source
+article's number, so two drops are near-duplicates in truth when they share it (the source
+articles are told apart by their text: the BBC set has a few word for word twice, and some
+near-duplicates of its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import os
 import random
@@ -104,6 +115,74 @@ def generate(count: int, out: Path, seed: int = 1, corpora: Path | None = DEFAUL
     return total
 
 
+AGENCIES = ("Reuters", "AP", "AFP", "PA Media")
+CITIES = ("LONDON", "NEW YORK", "PARIS", "BRUSSELS", "EDINBURGH")
+EDITS = ("words", "cut_last", "agency", "updated")
+
+
+def edited_copy(rng: random.Random, paragraphs: list[str]) -> tuple[list[str], list[str]]:
+    """A story re-published with small edits: (its paragraphs, the names of the edits made)."""
+    edits = sorted(rng.sample(EDITS, rng.randint(1, 3)))
+    out = list(paragraphs)
+    if "cut_last" in edits:
+        words = sum(len(paragraph.split()) for paragraph in out)
+        if len(out) >= 3 and len(out[-1].split()) <= words // 4:
+            out.pop()
+        else:  # a long last paragraph (some BBC articles are two or three): its last sentence
+            sentences = out[-1].split(". ")
+            out[-1] = ". ".join(sentences[:-1]) + "." if len(sentences) > 1 else out[-1]
+    if "words" in edits:
+        for _ in range(rng.randint(1, 5)):
+            at = rng.randrange(len(out))
+            words = out[at].split()
+            spot = rng.randrange(len(words))
+            if rng.random() < 0.5 and len(words) > 1:
+                del words[spot]
+            else:
+                words[spot] = rng.choice(rng.choice(paragraphs).split())
+            out[at] = " ".join(words)
+    if "agency" in edits:
+        agency = rng.choice(AGENCIES)
+        out[0] = f"{rng.choice(CITIES)} ({agency}) - {out[0]}"
+        out.append(f"Copyright {agency} 2026. All rights reserved.")
+    if "updated" in edits:
+        out.insert(rng.randint(0, 1), f"Updated {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d} GMT")
+    return out, edits
+
+
+def generate_edited(count: int, out: Path, truth: Path, seed: int = 1, corpora: Path | None = DEFAULT_CORPORA,
+                    stories: int | None = None, exact_share: float = 0.3) -> int:
+    """Drops whose bodies are single source articles, re-published with small edits; the truth
+    (file_name, story, edits) to `truth`. Returns the bytes written."""
+    articles, headlines = load_corpus(corpora)
+    # A story is a distinct text: the BBC set has some articles twice, word for word.
+    pool = list({tuple(paragraphs): paragraphs for paragraphs in articles}.values())[: stories or len(articles)]
+    rng = random.Random(f"edited-{seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+    total = 0
+    with truth.open("w", newline="", encoding="utf-8") as truth_file:
+        writer = csv.writer(truth_file)
+        writer.writerow(["file_name", "story", "edits"])
+        for index in range(count):
+            story = rng.randrange(len(pool))
+            paragraphs, edits = pool[story], []
+            if story in seen and rng.random() >= exact_share:
+                paragraphs, edits = edited_copy(rng, paragraphs)
+            seen.add(story)
+            hot = headlines[: max(50, len(headlines) // 40)]
+            listed = [rng.choice(hot) if rng.random() < 0.5 else rng.choice(headlines)
+                      for _ in range(rng.randint(10, 20))]
+            raw = ("\n".join(paragraphs) + "\n\n\n" + "\n".join(listed) + "\n").encode("utf-8")
+            name = f"{index:07d}_{hashlib.sha256(raw).hexdigest()[:16]}.txt"
+            path = out / name
+            path.write_bytes(raw)
+            os.utime(path, (BASE_MTIME + index, BASE_MTIME + index))
+            writer.writerow([name, story, "+".join(edits)])
+            total += len(raw)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
@@ -112,7 +191,14 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=0, help="index of the first drop (to add drops later)")
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA,
                         help="folder with bbc/ and headlines/; synthetic text when it is missing")
+    parser.add_argument("--edited", type=Path, metavar="TRUTH",
+                        help="near-duplicate stories (issue 34), their truth as CSV to this file")
     args = parser.parse_args()
+    corpora = args.corpora if args.corpora.is_dir() else None
+    if args.edited:
+        written = generate_edited(args.count, args.out, args.edited, args.seed, corpora)
+        print(f"{args.count} drops, {written / 1e6:.1f} MB in {args.out}; truth in {args.edited}")
+        return
     written = generate(args.count, args.out, args.seed, args.corpora, args.start)
     print(f"{args.count} drops, {written / 1e6:.1f} MB in {args.out}")
 
