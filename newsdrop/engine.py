@@ -29,7 +29,7 @@ from newsdrop.errors import RunFailed
 from newsdrop.readers import read_batch_retrying, reading_executor, retrying_io
 from newsdrop.settings import Settings, data_layout, require_inbox
 from newsdrop.summary import Outcome, RunSummary
-from newsdrop.warehouse.batch import BatchResult, BatchSpec, Candidate
+from newsdrop.warehouse.batch import Batch, BatchResult, BatchSpec
 from newsdrop.warehouse.commit import commit_batch, lake_transaction, write_batch
 from newsdrop.warehouse.discover import Plan, discover
 from newsdrop.warehouse.faults import checkpoint
@@ -40,7 +40,6 @@ from newsdrop.warehouse.runs import Run, open_run, record_run
 from newsdrop.warehouse.schema import RunKind, RunStatus
 
 T = TypeVar("T")
-Batch = tuple[BatchSpec, list[Candidate]]
 Advance = Callable[[int], None]
 """advance(files) is called as each batch is read, with the batch's number of files."""
 
@@ -134,7 +133,8 @@ def read_in_completion_order(batches: list[Batch], inbox: str | None, layout: Da
 
         def top_up() -> None:
             while waiting and len(in_flight) < readers.in_flight:
-                spec, candidates = prepare(waiting.popleft())
+                spec, planned = prepare(waiting.popleft())
+                candidates = list(planned)  # made now (an ingest batch is columns until it is handed out)
                 start = functools.partial(readers.submit, read_batch_retrying, spec, candidates, inbox, layout,
                                           settings.max_bytes)
                 in_flight[hooks.read(spec.part, start)] = len(candidates)
@@ -180,8 +180,8 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
     with open_run(data_layout(settings), RunKind.INGEST, settings.lock_wait_seconds, settings.batch_size) as run, \
             deadline.interrupting(run.con):
         plan = hooks.step("discover", None, functools.partial(_discover, run, inbox, settings))
-        batches = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), candidates)
-                   for part, candidates in enumerate(plan.batches)]
+        batches: list[Batch] = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), planned)
+                                for part, planned in enumerate(plan.batches)]
         plan.batches.clear()  # the batches are handed out, and let go, one by one
         outcome = Outcome()
         for result in read_in_completion_order(batches, inbox, run.layout, settings, hooks, deadline):

@@ -26,6 +26,8 @@ def recorded_name(os_name: str) -> str:
 
 
 def name_is_utf8(os_name: str) -> bool:
+    if os_name.isascii():
+        return True
     try:
         os_name.encode("utf-8")
     except UnicodeEncodeError:

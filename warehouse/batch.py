@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +74,10 @@ class BatchSpec:
     ingested_at: datetime
     part: int
     staging_run_id: str  # the run doing the work: its staging folder holds the files
+
+# A batch to read: whose rows it writes, and its files (a list when handed to a reader).
+Batch = tuple[BatchSpec, Sequence[Candidate]]
+
 
 @dataclass(frozen=True, slots=True)
 class FileVersion:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from newsdrop.transforms.decode import RejectReason
 from newsdrop.warehouse.batch import BatchSpec, FileVersion
-from newsdrop.warehouse.inbox import Listed
+from newsdrop.warehouse.inbox import ListedFiles
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.rows import repeated
 from newsdrop.warehouse.schema import FILE_VERSIONS, LEDGER_SCHEMA, TIMESTAMP, FileOutcome
@@ -55,16 +55,12 @@ class Ledger:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
 
-    def unseen(self, listed: Sequence[Listed], max_bytes: int | None = None) -> list[int]:
+    def unseen(self, listed: ListedFiles, max_bytes: int | None = None) -> list[int]:
         """Positions in `listed` of the versions (name, size, mtime_ns) the ledger has not seen.
         A version rejected as too large is unseen again once `max_bytes` admits it. An anti join
         in DuckDB: the run holds no Python set of every version ever seen."""
-        listing = pa.table({
-            "position": pa.array(range(len(listed)), pa.int64()),
-            "file_name": pa.array([item.name for item in listed], pa.string()),
-            "size_bytes": pa.array([item.size_bytes for item in listed], pa.int64()),
-            "mtime_ns": pa.array([item.mtime_ns for item in listed], pa.int64()),
-        })
+        table = listed.table()
+        listing = table.append_column("position", pa.array(range(table.num_rows), pa.int64()))
         # Registered, not found by a replacement scan: an analyst's connection has those off.
         self.con.register("newsdrop_listing", listing)
         try:
@@ -78,9 +74,10 @@ class Ledger:
             self.con.unregister("newsdrop_listing")
         return [position for (position,) in rows]
 
-    def shas_by_name(self, names: Iterable[str]) -> dict[str, set[str]]:
+    def shas_by_name(self, names: Iterable[str] | pa.ChunkedArray) -> dict[str, set[str]]:
         """The content hashes already taken in under each of these names."""
-        wanted = pa.table({"file_name": pa.array(sorted(set(names)), pa.string())})
+        column = names if isinstance(names, pa.ChunkedArray) else pa.array(sorted(set(names)), pa.string())
+        wanted = pa.table({"file_name": column})
         found: dict[str, set[str]] = {}
         rows = self.con.execute(
             f"SELECT v.file_name, v.sha256 FROM {FILE_VERSIONS_TABLE} AS v SEMI JOIN wanted USING (file_name)"

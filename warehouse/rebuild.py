@@ -18,14 +18,12 @@ import pyarrow as pa
 
 from newsdrop.errors import RunFailed
 from newsdrop.transforms.decode import RejectReason
-from newsdrop.warehouse.batch import BatchSpec, Candidate, Kept
+from newsdrop.warehouse.batch import Batch, BatchSpec, Candidate, Kept
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, KeptVersion
 from newsdrop.warehouse.raw import RAW_DROPS_TABLE
 from newsdrop.warehouse.schema import PER_RUN_TABLES, FileOutcome
-
-Batch = tuple[BatchSpec, list[Candidate]]
 
 
 def plan_rebuild(kept: Iterable[KeptVersion], rebuild_run_id: str) -> list[Batch]:
