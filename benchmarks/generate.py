@@ -71,15 +71,18 @@ def load_corpus(corpora: Path | None) -> tuple[list[list[str]], list[str]]:
     return articles, headlines
 
 
+def headline_list(rng: random.Random, headlines: list[str]) -> list[str]:
+    """The other headlines a page shows: a hot set most pages show, and a long tail."""
+    hot = headlines[: max(50, len(headlines) // 40)]
+    return [rng.choice(hot) if rng.random() < 0.5 else rng.choice(headlines) for _ in range(rng.randint(10, 20))]
+
+
 def make_drop(rng: random.Random, articles: list[list[str]], headlines: list[str]) -> tuple[str, str, str]:
     """(text, encoding, line ending) of one drop."""
     paragraphs = list(rng.choice(articles))
     while sum(len(p) for p in paragraphs) < rng.randint(1800, 3400):
         paragraphs += rng.choice(articles)
-    # Recurring headlines: a hot set most pages show, and a long tail.
-    hot = headlines[: max(50, len(headlines) // 40)]
-    listed = [rng.choice(hot) if rng.random() < 0.5 else rng.choice(headlines) for _ in range(rng.randint(10, 20))]
-    text = "\n".join(paragraphs) + "\n\n\n" + "\n".join(listed) + "\n" * rng.randint(1, 4)
+    text = "\n".join(paragraphs) + "\n\n\n" + "\n".join(headline_list(rng, headlines)) + "\n" * rng.randint(1, 4)
 
     roll = rng.random()
     if roll < 0.02:
@@ -170,10 +173,7 @@ def generate_edited(count: int, out: Path, truth: Path, seed: int = 1, corpora: 
             if story in seen and rng.random() >= exact_share:
                 paragraphs, edits = edited_copy(rng, paragraphs)
             seen.add(story)
-            hot = headlines[: max(50, len(headlines) // 40)]
-            listed = [rng.choice(hot) if rng.random() < 0.5 else rng.choice(headlines)
-                      for _ in range(rng.randint(10, 20))]
-            raw = ("\n".join(paragraphs) + "\n\n\n" + "\n".join(listed) + "\n").encode("utf-8")
+            raw = ("\n".join(paragraphs) + "\n\n\n" + "\n".join(headline_list(rng, headlines)) + "\n").encode("utf-8")
             name = f"{index:07d}_{hashlib.sha256(raw).hexdigest()[:16]}.txt"
             path = out / name
             path.write_bytes(raw)

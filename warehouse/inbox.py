@@ -37,10 +37,10 @@ class Listed:
 
 
 class ListedFiles:
-    """Listed files as columns, sorted by name. A Listed object a file held the run's process to
-    about 250 bytes a drop (320 MB at 1M drops, with the candidates made of them); as Arrow
-    columns a file costs its name and two integers. Listed objects are made as they are needed:
-    a batch at a time, or one by one when iterated."""
+    """Listed files as columns, sorted by name. A Listed object per file cost the run's process
+    about 250 MB at 1M files (320 MB with the candidates made of them); as Arrow columns a file
+    costs its name and two integers. Listed objects are made as they are needed: a batch at a
+    time, when iterated."""
 
     CHUNK = 8_192  # files gathered as Python values before they become Arrow arrays
 
@@ -82,9 +82,6 @@ class ListedFiles:
 
     def slice(self, start: int, length: int) -> ListedFiles:
         return ListedFiles(self._table.slice(start, length), self.os_names)
-
-    def listed(self) -> list[Listed]:
-        return list(self)
 
 
 LISTED = pa.schema([pa.field("file_name", pa.string()), pa.field("size_bytes", pa.int64()),

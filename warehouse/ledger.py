@@ -6,7 +6,7 @@ Its rows commit in the same lake transaction as the table rows they account for
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,10 +74,9 @@ class Ledger:
             self.con.unregister("newsdrop_listing")
         return [position for (position,) in rows]
 
-    def shas_by_name(self, names: Iterable[str] | pa.ChunkedArray) -> dict[str, set[str]]:
+    def shas_by_name(self, names: pa.ChunkedArray) -> dict[str, set[str]]:
         """The content hashes already taken in under each of these names."""
-        column = names if isinstance(names, pa.ChunkedArray) else pa.array(sorted(set(names)), pa.string())
-        wanted = pa.table({"file_name": column})
+        wanted = pa.table({"file_name": names})
         found: dict[str, set[str]] = {}
         rows = self.con.execute(
             f"SELECT v.file_name, v.sha256 FROM {FILE_VERSIONS_TABLE} AS v SEMI JOIN wanted USING (file_name)"
