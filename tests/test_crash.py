@@ -54,8 +54,16 @@ def newsdrop_run(inbox: Path, data: Path, env: dict[str, str], *extra: str) -> s
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+def near_duplicate_groups(data: Path) -> list[list[str]]:
+    """The drops grouped by near-duplicate cluster (the ids and first drops follow the order the
+    batches committed in, which two readers do not fix)."""
+    return sorted(sorted(names) for (names,) in query(
+        data, "SELECT list(drop_id) FROM near_duplicates GROUP BY cluster_id"))
+
+
 def snapshot(data: Path) -> dict[str, Any]:
-    return {table: table_rows(data, table, exclude=RUN_COLUMNS) for table in DATA_TABLES}
+    return {**{table: table_rows(data, table, exclude=RUN_COLUMNS) for table in DATA_TABLES},
+            "near_duplicates": near_duplicate_groups(data)}
 
 
 def run_statuses(data: Path) -> list[tuple[str, str | None]]:

@@ -91,3 +91,18 @@ def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """The estimated Jaccard similarity of each pair of rows: the share of positions that agree."""
     shared: np.ndarray = (left == right).mean(axis=1)
     return shared
+
+
+def to_binary(signature_rows: np.ndarray) -> pa.Array:
+    """Signatures as one Arrow binary value each (PERMUTATIONS little-endian uint32), without a
+    Python object a row."""
+    count, width = len(signature_rows), PERMUTATIONS * 4
+    offsets = pa.py_buffer((np.arange(count + 1, dtype=np.int32) * width).tobytes())
+    data = pa.py_buffer(np.ascontiguousarray(signature_rows, dtype="<u4").tobytes())
+    return pa.Array.from_buffers(pa.binary(), count, [None, offsets, data])
+
+
+def from_binary(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """`to_binary`'s values back as rows of uint32."""
+    joined = b"".join(value for value in values.to_pylist() if value is not None)
+    return np.frombuffer(joined, dtype="<u4").reshape(-1, PERMUTATIONS).astype(np.uint32)

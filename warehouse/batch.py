@@ -42,6 +42,7 @@ from newsdrop.warehouse.storage import (
 )
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+BODIES_STAGED = "distinct_bodies"  # the staging folder of BatchResult.bodies
 
 
 NO_SHAS: frozenset[str] = frozenset()
@@ -103,6 +104,7 @@ class BatchResult:
     files: dict[str, StagedFile] = field(default_factory=dict)  # table -> its staged Parquet file
     raw: StagedFile | None = None  # the raw_drops rows of the batch's new bytes (none in a rebuild)
     raw_shas: list[str] = field(default_factory=list)  # whose bytes `raw` holds
+    bodies: StagedFile | None = None  # the batch's distinct bodies and their signatures (rows.distinct_bodies)
     versions: list[FileVersion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
 
@@ -244,6 +246,9 @@ def _read(spec: BatchSpec, candidates: list[Candidate], inbox: str | None, layou
             raw.discard()
         raise
     result.files = stage(layout, spec, rows.to_arrow())
+    bodies = rows.distinct_bodies()
+    if bodies is not None:
+        result.bodies = stage(layout, spec, {BODIES_STAGED: bodies})[BODIES_STAGED]
     return result
 
 

@@ -27,9 +27,10 @@ import pyarrow as pa
 from newsdrop.errors import QualityCheckFailed
 from newsdrop.warehouse.batch import BatchResult
 from newsdrop.warehouse.faults import checkpoint
-from newsdrop.warehouse.lake import LAKE
+from newsdrop.warehouse.lake import LAKE, insert
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import FILE_VERSIONS_TABLE, versions_table
+from newsdrop.warehouse.near_duplicates import record_bodies
 from newsdrop.warehouse.quality import CheckResult, failed_errors, run_checks
 from newsdrop.warehouse.raw import store_raw
 from newsdrop.warehouse.schema import QUALITY_CHECKS, FileOutcome, table_from_rows
@@ -76,18 +77,10 @@ def checks_table(run_id: str, part: int, checks: list[CheckResult], checked_at: 
     ])
 
 
-def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    if data.num_rows:
-        con.register("_rows", data)
-        try:
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-        finally:
-            con.unregister("_rows")
-
-
 def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult, run_id: str,
                 moved: list[str]) -> list[CheckResult]:
-    """Inside the caller's transaction: check the batch, then add its rows, ledger entries and checks
+    """Inside the caller's transaction: check the batch, then add its rows, its near-duplicate
+    clusters, ledger entries and checks
     (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
@@ -103,6 +96,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: Batc
         spec = result.spec
         store_raw(con, layout, result.raw.path, result.raw_shas,
                   f"{spec.run_id}-{spec.part:05d}-{secrets.token_hex(4)}.parquet", moved)
+    record_bodies(con, result)
     insert(con, FILE_VERSIONS_TABLE, versions_table(result.spec, result.versions))
     insert(con, f"{LAKE}.main.quality_checks", checks_table(run_id, result.spec.part, checks, datetime.now(UTC)))
     return checks

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
+import pyarrow as pa
 
 from newsdrop.errors import NewsdropError
 from newsdrop.warehouse.catalog import POSTGRES, catalog_unreachable
@@ -25,6 +26,8 @@ from newsdrop.warehouse.schema import (
     PARTITION_COLUMN,
     PARTITION_KEYS,
     RETIRED_COLUMNS,
+    SIMILARITY_SCHEMA,
+    SIMILARITY_TABLES,
     TABLES,
     column_sql,
     create_table_sql,
@@ -180,9 +183,15 @@ def bring_up_to_date(con: duckdb.DuckDBPyConnection) -> None:
                    if (table, column.name) not in have]
     # Only the columns newsdrop retired: one it does not know may be a newer newsdrop's.
     dropped = sorted(RETIRED_COLUMNS & have)
-    if not (new_tables or new_columns or dropped):
+    similar = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                                               "AND schema_name = ?", [LAKE, SIMILARITY_SCHEMA]).fetchall()}
+    new_similarity = similar != set(SIMILARITY_TABLES)
+    if not (new_tables or new_columns or dropped or new_similarity):
         return
     con.begin()
+    if new_similarity:  # and the views that read them
+        create_similarity_tables(con)
+        create_views(con)
     for table in new_tables:
         con.execute(create_table_sql(f"{LAKE}.{MAIN_SCHEMA}.{table}", TABLES[table]))
     for table, column in new_columns:
@@ -216,8 +225,25 @@ def create_lake(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {LAKE}.{MAIN_SCHEMA}.{table} SET PARTITIONED BY ({keys})")
     for table, schema in LEDGER_TABLES.items():
         con.execute(create_table_sql(f"{LAKE}.{LEDGER_SCHEMA}.{table}", schema))
+    create_similarity_tables(con)
     create_views(con)
     con.commit()
+
+
+def create_similarity_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{SIMILARITY_SCHEMA}")
+    for table, schema in SIMILARITY_TABLES.items():
+        con.execute(create_table_sql(f"{LAKE}.{SIMILARITY_SCHEMA}.{table}", schema))
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    """An Arrow table's rows into a lake table, by column name."""
+    if data.num_rows:
+        con.register("_rows", data)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+        finally:
+            con.unregister("_rows")
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:

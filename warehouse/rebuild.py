@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from newsdrop.errors import RunFailed
 from newsdrop.transforms.decode import RejectReason
+from newsdrop.warehouse import near_duplicates
 from newsdrop.warehouse.batch import Batch, BatchSpec, Candidate, Kept
 from newsdrop.warehouse.inbox import Listed
 from newsdrop.warehouse.lake import LAKE
@@ -89,8 +90,10 @@ def _joined(rows: list[tuple[str, bytes]], wanted: set[str]) -> dict[str, bytes]
 
 
 def clear_for_rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Inside the rebuild's transaction: the per-run tables and the read versions go; the
+    """Inside the rebuild's transaction: the per-run tables, the near-duplicate clusters and the
+    read versions go; the
     ledger's unchanged entries, the runs history and the raw bytes stay."""
     for table in PER_RUN_TABLES:
         con.execute(f"DELETE FROM {LAKE}.main.{table}")
+    near_duplicates.clear(con)
     con.execute(f"DELETE FROM {FILE_VERSIONS_TABLE} WHERE outcome <> ?", [str(FileOutcome.UNCHANGED)])

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import duckdb
 
 from newsdrop.errors import QualityCheckFailed, first_line, stopped_by_signal
-from newsdrop.warehouse.commit import checks_table, insert, label_commit, transaction
-from newsdrop.warehouse.lake import LAKE, current_snapshot, open_lake
+from newsdrop.warehouse.commit import checks_table, label_commit, transaction
+from newsdrop.warehouse.lake import LAKE, current_snapshot, insert, open_lake
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.ledger import Ledger
 from newsdrop.warehouse.lock import RunMarker, Running, run_lock

@@ -227,8 +227,41 @@ TABLES: dict[str, pa.Schema] = {**PER_RUN_TABLES, **RUN_TABLES, **RAW_TABLES}
 LEDGER_SCHEMA = "ledger"
 LEDGER_TABLES: dict[str, pa.Schema] = {"file_versions": FILE_VERSIONS}
 
+# Near-duplicates (warehouse/near_duplicates.py), in the lake's `similarity` schema, written in
+# each batch's commit: one row a distinct article body (by body_key) ever loaded. body_number:
+# the order bodies arrived in; drop_id: the first drop that had the body; signature: its MinHash
+# (transforms/similarity.py), PERMUTATIONS little-endian uint32.
+BODY_SIGNATURES = _schema(
+    _required("body_number", pa.int64()),
+    _required("body_key", pa.string()),
+    _required("drop_id", pa.string()),
+    _required("signature", pa.binary()),
+    _required("run_id", pa.string()),
+    _required("ingested_at", TIMESTAMP),
+)
+# Each body's LSH bands (none for a body of no words): bodies that share one are compared.
+BODY_BANDS = _schema(
+    _required("band", pa.int64()),
+    _required("body_number", pa.int64()),
+)
+# Each body's cluster: the body_number of its first body, and the estimated similarity to it.
+# The one table a run updates: when a new body links two clusters, the later one's rows take
+# the earlier one's id (DuckLake writes delete files for them; read it through the lake).
+BODY_CLUSTERS = _schema(
+    _required("body_number", pa.int64()),
+    _required("cluster_id", pa.int64()),
+    _required("similarity", pa.float64()),
+)
+SIMILARITY_SCHEMA = "similarity"
+SIMILARITY_TABLES: dict[str, pa.Schema] = {
+    "body_signatures": BODY_SIGNATURES,
+    "body_bands": BODY_BANDS,
+    "body_clusters": BODY_CLUSTERS,
+}
+
 # Derived on read (warehouse/views.sql), so a run never rewrites their history.
-VIEWS = ("headlines", "headline_trends", "article_headlines", "daily_ingest", "duplicate_articles")
+VIEWS = ("headlines", "headline_trends", "article_headlines", "daily_ingest", "duplicate_articles",
+         "near_duplicates", "near_duplicate_clusters")
 
 
 _DUCKDB_TYPES = {

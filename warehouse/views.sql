@@ -63,3 +63,39 @@ FROM articles AS a
 JOIN drops AS d USING (drop_id)
 GROUP BY a.body_key
 HAVING count(*) > 1;
+
+-- near_duplicates: every loaded drop's cluster of near-duplicate article bodies (issue 34;
+-- maintained batch by batch in the similarity schema, warehouse/near_duplicates.py). Exact
+-- copies share a body; a cluster's id is its first body's number, its first drop the one that
+-- first had that body. A drop alone in its cluster is a cluster of one. Drops taken in by a
+-- newsdrop from before near-duplicates have NULLs here until `newsdrop rebuild`.
+CREATE OR REPLACE VIEW near_duplicates AS
+SELECT
+    a.drop_id,
+    c.cluster_id,
+    c.similarity,
+    f.drop_id AS first_drop_id
+FROM articles AS a
+LEFT JOIN similarity.body_signatures AS s USING (body_key)
+LEFT JOIN similarity.body_clusters AS c USING (body_number)
+LEFT JOIN similarity.body_signatures AS f ON f.body_number = c.cluster_id;
+
+-- near_duplicate_clusters: the clusters of more than one drop, largest first.
+CREATE OR REPLACE VIEW near_duplicate_clusters AS
+SELECT
+    n.cluster_id,
+    any_value(n.first_drop_id) AS first_drop_id,
+    any_value(first.title) AS first_title,
+    count(*) AS drops,
+    count(DISTINCT a.body_key) AS versions,
+    min(n.similarity) AS least_similarity,
+    min(d.received_at) AS first_received_at,
+    max(d.received_at) AS last_received_at
+FROM near_duplicates AS n
+JOIN articles AS a USING (drop_id)
+JOIN drops AS d USING (drop_id)
+JOIN articles AS first ON first.drop_id = n.first_drop_id
+WHERE n.cluster_id IS NOT NULL
+GROUP BY n.cluster_id
+HAVING count(*) > 1
+ORDER BY drops DESC, n.cluster_id;
