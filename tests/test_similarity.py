@@ -12,10 +12,18 @@ from newsdrop.transforms.similarity import (
     PERMUTATIONS,
     THRESHOLD,
     bands,
+    fingerprints,
+    from_binary,
     has_words,
     signatures,
-    similarity,
+    sketches,
+    word_hashes,
 )
+from newsdrop.transforms.similarity import similarity as sketch_similarity
+
+
+def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return sketch_similarity(sketches(left), sketches(right))
 
 WORDS = [f"w{number}" for number in range(400)]
 
@@ -87,3 +95,35 @@ def test_bodies_of_no_words_have_no_shingles_and_short_ones_one() -> None:
     assert has_words(rows).tolist() == [False, False, True, True, True, True]
     assert similarity(rows[3:4], rows[4:5])[0] == 1.0
     assert similarity(rows[2:3], rows[3:4])[0] < 0.2
+
+
+def _reference_word_hash(word: str) -> int:
+    """The word hash as the definition reads: sum of byte_i * BASE^i modulo 2^64."""
+    total = 0
+    for at, byte in enumerate(word.encode("utf-8")):
+        total = (total + byte * pow(0x100000001B3, at, 1 << 64)) % (1 << 64)
+    return total
+
+
+def test_words_are_hashed_as_the_definition_says_across_a_batch() -> None:
+    rng = random.Random(4)
+    bodies = ["", "  Ünïcode wörds\nand ÉCOLE  ", "one", _body(rng, 50), "tab\tseparated\rtoo", "", "x y"]
+    hashes, counts = word_hashes(pa.array(bodies))
+    words = [word for body in bodies for word in body.lower().split()]
+    assert counts.tolist() == [len(body.lower().split()) for body in bodies]
+    assert hashes.tolist() == [_reference_word_hash(word) for word in words]
+    # A slice of a larger array (an offset into its buffers) reads the same.
+    sliced_hashes, sliced_counts = word_hashes(pa.array(["lead in", *bodies])[1:])
+    assert sliced_hashes.tolist() == hashes.tolist() and sliced_counts.tolist() == counts.tolist()
+
+
+def test_fingerprints_are_sketches_and_bands_that_round_trip() -> None:
+    rng = random.Random(6)
+    bodies = pa.array([_body(rng, 80), "", "two words"])
+    sketch, band_lists = fingerprints(bodies)
+    rows = signatures(bodies)
+    assert (from_binary(sketch) == sketches(rows)).all()
+    assert (from_binary(pa.chunked_array([sketch[:1], sketch[1:]])) == sketches(rows)).all()
+    assert [len(value) for value in band_lists.to_pylist()] == [BANDS, 0, BANDS]
+    assert band_lists[0].as_py() == bands(rows)[0].tolist()
+    assert sketch_similarity(from_binary(sketch)[:1], from_binary(sketch)[:1])[0] == 1.0

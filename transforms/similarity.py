@@ -1,16 +1,22 @@
 """How alike two article bodies are: MinHash signatures of their word 3-shingles, and LSH bands.
 
-Pure: bodies in, numbers out. Two bodies' estimated Jaccard similarity (of their sets of three
-consecutive lower-cased words) is the share of signature positions they agree on; bodies are
-candidates for that check when they share a band (BAND_ROWS consecutive positions hashed
-together). With 32 bands of 4 rows, a pair at Jaccard 0.6 shares a band with probability
-1 - (1 - 0.6^4)^32 = 0.99; at 0.3, 0.23; at 0.1, 0.003.
+Pure: bodies in, numbers out. Two bodies' Jaccard similarity (of their sets of three consecutive
+lower-cased words) is estimated from their MinHash signatures (rensa): the share of the
+PERMUTATIONS positions where they agree. Bodies are candidates for that estimate when they
+share a band (BAND_ROWS consecutive positions hashed together). With 32 bands of 4 rows, a
+pair at Jaccard 0.6 shares a band with probability 1 - (1 - 0.6^4)^32 = 0.99; at 0.3, 0.23;
+at 0.1, 0.003. What is kept of a signature is its sketch: the low byte of each position
+(b-bit MinHash, Li and König 2010), a quarter of the bytes; two sketches agree by chance at
+1/256 of the positions where the signatures differ, which `similarity` takes out.
 
-The signatures depend on rensa's hashing (pinned in pyproject.toml): a rensa whose hashes
-differ needs `newsdrop rebuild`, as a change of the reading rules does.
+The signatures depend on the word hashing here and on rensa's MinHash (pinned in
+pyproject.toml): a change of either needs `newsdrop rebuild`, as a change of the reading
+rules does.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pyarrow as pa
@@ -25,29 +31,62 @@ SHINGLE_WORDS = 3
 # Two bodies are near-duplicates at an estimated Jaccard similarity of at least this (issue 34
 # measured pair precision 0.97 and recall 0.99 against the source article at 0.6).
 THRESHOLD = 0.6
-EMPTY = np.uint32(0xFFFFFFFF)  # every position of the signature of no shingles
+SKETCH_BITS = 8
 
+# Word hashes: a polynomial over the word's UTF-8 bytes, modulo 2^64 (an odd base, so that
+# its powers can be divided out again).
+_BASE = 0x100000001B3
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
                 dtype=np.uint64)
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True  # stored text has no other whitespace (transforms/lines.py)
+_NO_SHINGLES = np.uint32(0xFFFFFFFF)
+
+
+@functools.cache
+def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """_BASE^i and _BASE^-i modulo 2^64 for i < count (grown by doubling, so cached rarely)."""
+    size = 1 << max(10, (count - 1).bit_length())
+    with np.errstate(over="ignore"):
+        up = np.cumprod(np.full(size, _BASE, dtype=np.uint64))
+        down = np.cumprod(np.full(size, pow(_BASE, -1, 1 << 64), dtype=np.uint64))
+    return np.concatenate([[np.uint64(1)], up[:-1]]), np.concatenate([[np.uint64(1)], down[:-1]])
+
+
+def word_hashes(bodies: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each word's hash, in order, and the number of words of each body: words are runs of
+    non-whitespace in the lower-cased text, hashed over their bytes, in numpy over the batch's
+    one Arrow buffer (splitting and hashing word by word in Python cost several times more)."""
+    lowered = pc.utf8_lower(bodies.fill_null(""))
+    _validity, offsets_buffer, data_buffer = lowered.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset:lowered.offset + len(lowered) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]] if data_buffer else np.empty(0, np.uint8)
+    starts_of_bodies = offsets[:-1] - offsets[0]
+    space = _WHITESPACE[data]
+    # A word begins after whitespace or where a body begins, and ends before whitespace or where one ends.
+    boundary = np.zeros(len(data) + 1, dtype=bool)
+    boundary[starts_of_bodies] = True
+    boundary[len(data)] = True
+    letter = ~space
+    begins = letter & (boundary[:-1] | np.concatenate([[True], space[:-1]]))
+    ends = letter & (boundary[1:] | np.concatenate([space[1:], [True]]))
+    first, last = np.flatnonzero(begins), np.flatnonzero(ends) + 1
+    up, down = _powers(len(data) + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.concatenate([[np.uint64(0)], np.cumsum(data.astype(np.uint64) * up[:len(data)])])
+        hashes = (prefix[last] - prefix[first]) * down[first]
+    words_per_body = np.bincount(np.searchsorted(starts_of_bodies, first, side="right") - 1,
+                                 minlength=len(bodies)) if len(first) else np.zeros(len(bodies), np.int64)
+    return hashes, words_per_body
 
 
 def signatures(bodies: pa.Array) -> np.ndarray:
-    """One row of PERMUTATIONS uint32 per body. Words are split at whitespace after lower-casing,
-    in Arrow; each distinct word of the batch is hashed once. A body of fewer than three words
-    has its words as its one shingle; a body of no words has none (a signature of all EMPTY,
-    which `bands` leaves out, so such bodies match only their exact copies)."""
-    lists = pc.utf8_split_whitespace(pc.utf8_lower(bodies))
-    # Arrow splits leading and trailing whitespace, and an empty text, into empty words: not words.
-    body_of = np.repeat(np.arange(len(bodies)), np.diff(lists.offsets.to_numpy()))
-    all_words = pc.list_flatten(lists)
-    real = pc.not_equal(all_words, "")
-    words = pc.dictionary_encode(all_words.filter(real))
-    body_of = body_of[real.to_numpy(zero_copy_only=False)]
-    counts = np.bincount(body_of, minlength=len(bodies))
+    """One row of PERMUTATIONS uint32 per body: the MinHash of its word 3-shingles. A body of
+    one or two words has them as its one shingle; a body of no words has none (a row of
+    all _NO_SHINGLES, which `has_words` tells)."""
+    hashed, counts = word_hashes(bodies)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    distinct = words.dictionary.to_pylist()
-    word_hashes = np.array(RMinHash.hash_token_sets([distinct])[0] if distinct else [], dtype=np.uint64)
-    hashed = word_hashes[words.indices.to_numpy()]
+    body_of = np.repeat(np.arange(len(counts)), counts)
     with np.errstate(over="ignore"):  # multiplication modulo 2^64 is the point
         shingles = hashed[:-2] * _MIX[0] ^ hashed[1:-1] * _MIX[1] ^ hashed[2:] if len(hashed) > 2 else hashed[:0]
         short = (counts > 0) & (counts < SHINGLE_WORDS)  # a body of one or two words: one shingle of them
@@ -65,8 +104,14 @@ def signatures(bodies: pa.Array) -> np.ndarray:
     bounds = np.concatenate([[0], np.cumsum(per_body)]).astype(np.uint64)
     digests = RMinHash.digest_matrix_from_flat_token_hashes(tokens, bounds, num_perm=PERMUTATIONS, seed=SEED)
     rows = np.array(digests.to_rows(), dtype=np.uint32).reshape(len(counts), PERMUTATIONS)
-    rows[per_body == 0] = EMPTY  # rensa's digest of no tokens is not this, nor documented
+    rows[per_body == 0] = _NO_SHINGLES  # rensa's digest of no tokens is not this, nor documented
     return rows
+
+
+def has_words(signature_rows: np.ndarray) -> np.ndarray:
+    """Which signatures come from at least one shingle."""
+    found: np.ndarray = (signature_rows != _NO_SHINGLES).any(axis=1)
+    return found
 
 
 def bands(signature_rows: np.ndarray) -> np.ndarray:
@@ -81,28 +126,47 @@ def bands(signature_rows: np.ndarray) -> np.ndarray:
     return keyed
 
 
-def has_words(signature_rows: np.ndarray) -> np.ndarray:
-    """Which signatures come from at least one shingle."""
-    found: np.ndarray = (signature_rows != EMPTY).any(axis=1)
-    return found
+def sketches(signature_rows: np.ndarray) -> np.ndarray:
+    """What is kept of each signature: the low SKETCH_BITS of each position."""
+    low: np.ndarray = (signature_rows & ((1 << SKETCH_BITS) - 1)).astype(np.uint8)
+    return low
 
 
 def similarity(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The estimated Jaccard similarity of each pair of rows: the share of positions that agree."""
-    shared: np.ndarray = (left == right).mean(axis=1)
+    """The estimated Jaccard similarity of each pair of sketch rows: the share of positions that
+    agree, less the share that agree by chance."""
+    chance = 1.0 / (1 << SKETCH_BITS)
+    agree = (left == right).mean(axis=1)
+    shared: np.ndarray = np.clip((agree - chance) / (1.0 - chance), 0.0, 1.0)
     return shared
 
 
-def to_binary(signature_rows: np.ndarray) -> pa.Array:
-    """Signatures as one Arrow binary value each (PERMUTATIONS little-endian uint32), without a
-    Python object a row."""
-    count, width = len(signature_rows), PERMUTATIONS * 4
+def fingerprints(bodies: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Per body, what the warehouse keeps of it for near-duplicates: its sketch (one binary
+    value of PERMUTATIONS bytes) and its bands (a list of BANDS int64, empty for no words)."""
+    rows = signatures(bodies)
+    keyed = bands(rows)
+    worded = has_words(rows)
+    counts = np.where(worded, BANDS, 0)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
+    band_lists = pa.ListArray.from_arrays(offsets, pa.array(keyed[worded].ravel(), pa.int64()))
+    return to_binary(sketches(rows)), band_lists
+
+
+def to_binary(rows: np.ndarray) -> pa.Array:
+    """Rows of a numpy matrix as one Arrow binary value each, without a Python object a row."""
+    count, width = len(rows), rows.shape[1] * rows.itemsize
     offsets = pa.py_buffer((np.arange(count + 1, dtype=np.int32) * width).tobytes())
-    data = pa.py_buffer(np.ascontiguousarray(signature_rows, dtype="<u4").tobytes())
+    data = pa.py_buffer(np.ascontiguousarray(rows).tobytes())
     return pa.Array.from_buffers(pa.binary(), count, [None, offsets, data])
 
 
 def from_binary(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """`to_binary`'s values back as rows of uint32."""
-    joined = b"".join(value for value in values.to_pylist() if value is not None)
-    return np.frombuffer(joined, dtype="<u4").reshape(-1, PERMUTATIONS).astype(np.uint32)
+    """Sketches stored by `to_binary` (no nulls), back as rows of uint8, from Arrow's buffers."""
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not len(array):
+        return np.empty((0, PERMUTATIONS), np.uint8)
+    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], dtype=width)[array.offset:array.offset + len(array) + 1]
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.reshape(len(array), PERMUTATIONS)

@@ -26,7 +26,7 @@ from newsdrop.transforms.keys import clean_body_key, drop_id, headline_id
 from newsdrop.transforms.lines import count_words
 from newsdrop.transforms.names import parse_drop_name
 from newsdrop.transforms.read import RULES_VERSION, Reading
-from newsdrop.transforms.similarity import signatures, to_binary
+from newsdrop.transforms.similarity import fingerprints
 from newsdrop.warehouse.schema import PER_RUN_TABLES, TIMESTAMP
 
 STRING, INT32, INT64 = pa.string(), pa.int32(), pa.int64()
@@ -144,7 +144,7 @@ class BatchRows:
 
     def distinct_bodies(self) -> pa.Table | None:
         """One row a distinct article body of the batch (by body_key), in the order first met:
-        its key, its first drop and its MinHash signature, for the near-duplicate clusters
+        its key, its first drop, its MinHash sketch and bands, for the near-duplicate clusters
         (warehouse.near_duplicates). Made here, in the reader process, where the bodies are."""
         if not self.drop_ids:
             return None
@@ -152,11 +152,10 @@ class BatchRows:
         for index, key in enumerate(self.body_keys):
             first.setdefault(key, index)
         at = list(first.values())
-        return pa.table({
-            "body_key": pa.array(list(first), STRING),
-            "drop_id": pa.array([self.drop_ids[index] for index in at], STRING),
-            "signature": to_binary(signatures(pa.array([self.bodies[index] for index in at], STRING))),
-        })
+        sketches, bands = fingerprints(pa.array([self.bodies[index] for index in at], STRING))
+        return pa.table({"body_key": pa.array(list(first), STRING),
+                         "drop_id": pa.array([self.drop_ids[index] for index in at], STRING),
+                         "sketch": sketches, "bands": bands})
 
     def _loaded(self) -> dict[str, pa.Table]:
         count = len(self.drop_ids)

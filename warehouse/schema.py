@@ -229,13 +229,13 @@ LEDGER_TABLES: dict[str, pa.Schema] = {"file_versions": FILE_VERSIONS}
 
 # Near-duplicates (warehouse/near_duplicates.py), in the lake's `similarity` schema, written in
 # each batch's commit: one row a distinct article body (by body_key) ever loaded. body_number:
-# the order bodies arrived in; drop_id: the first drop that had the body; signature: its MinHash
-# (transforms/similarity.py), PERMUTATIONS little-endian uint32.
+# the order bodies arrived in; drop_id: the first drop that had the body; sketch: what is kept
+# of its MinHash signature, the low byte of each of its PERMUTATIONS values (transforms/similarity.py).
 BODY_SIGNATURES = _schema(
     _required("body_number", pa.int64()),
     _required("body_key", pa.string()),
     _required("drop_id", pa.string()),
-    _required("signature", pa.binary()),
+    _required("sketch", pa.binary()),
     _required("run_id", pa.string()),
     _required("ingested_at", TIMESTAMP),
 )
