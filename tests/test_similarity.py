@@ -6,7 +6,9 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
+from newsdrop.transforms import similarity as similarity_module
 from newsdrop.transforms.similarity import (
     BANDS,
     PERMUTATIONS,
@@ -127,3 +129,12 @@ def test_fingerprints_are_sketches_and_bands_that_round_trip() -> None:
     assert [len(value) for value in band_lists.to_pylist()] == [BANDS, 0, BANDS]
     assert band_lists[0].as_py() == bands(rows)[0].tolist()
     assert sketch_similarity(from_binary(sketch)[:1], from_binary(sketch)[:1])[0] == 1.0
+
+
+def test_a_chunk_longer_than_the_kept_powers_hashes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(8)
+    bodies = pa.array([_body(rng, 40) for _ in range(5)])
+    kept = word_hashes(bodies)
+    monkeypatch.setattr(similarity_module, "POWERS_KEPT", 16)
+    made = word_hashes(bodies)
+    assert made[0].tolist() == kept[0].tolist() and made[1].tolist() == kept[1].tolist()

@@ -33,9 +33,10 @@ SHINGLE_WORDS = 3
 THRESHOLD = 0.6
 SKETCH_BITS = 8
 
-# Word hashes: a polynomial over the word's UTF-8 bytes, modulo 2^64 (an odd base, so that
-# its powers can be divided out again).
+# Word hashes: a polynomial over the word's UTF-8 bytes, modulo 2^64.
 _BASE = 0x100000001B3
+WORDS_CHUNK = 256
+POWERS_KEPT = 1 << 20
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
                 dtype=np.uint64)
 _WHITESPACE = np.zeros(256, dtype=bool)
@@ -43,40 +44,64 @@ _WHITESPACE[[9, 10, 11, 12, 13, 32]] = True  # stored text has no other whitespa
 _NO_SHINGLES = np.uint32(0xFFFFFFFF)
 
 
-@functools.cache
 def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """_BASE^i and _BASE^-i modulo 2^64 for i < count (grown by doubling, so cached rarely)."""
-    size = 1 << max(10, (count - 1).bit_length())
+    """_BASE^i and _BASE^-i modulo 2^64 for i < count: from tables made once per process for
+    chunks of up to POWERS_KEPT bytes (16 MB), made anew for a larger chunk."""
+    if count <= POWERS_KEPT:
+        up, down = _kept_powers()
+        return up[:count], down[:count]
+    return _make_powers(count)
+
+
+@functools.cache
+def _kept_powers() -> tuple[np.ndarray, np.ndarray]:
+    return _make_powers(POWERS_KEPT)
+
+
+def _make_powers(count: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
-        up = np.cumprod(np.full(size, _BASE, dtype=np.uint64))
-        down = np.cumprod(np.full(size, pow(_BASE, -1, 1 << 64), dtype=np.uint64))
-    return np.concatenate([[np.uint64(1)], up[:-1]]), np.concatenate([[np.uint64(1)], down[:-1]])
+        up = np.cumprod(np.full(count, _BASE, dtype=np.uint64))
+        down = np.cumprod(np.full(count, pow(_BASE, -1, 1 << 64), dtype=np.uint64))
+    up[1:], up[0] = up[:-1], 1
+    down[1:], down[0] = down[:-1], 1
+    return up, down
 
 
 def word_hashes(bodies: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Each word's hash, in order, and the number of words of each body: words are runs of
-    non-whitespace in the lower-cased text, hashed over their bytes, in numpy over the batch's
-    one Arrow buffer (splitting and hashing word by word in Python cost several times more)."""
+    non-whitespace in the lower-cased text, hashed over their bytes in numpy (splitting and
+    hashing word by word in Python cost several times more), WORDS_CHUNK bodies at a time so
+    that the byte-wide arrays stay small."""
     lowered = pc.utf8_lower(bodies.fill_null(""))
+    parts = [_chunk_word_hashes(lowered.slice(at, WORDS_CHUNK)) for at in range(0, len(lowered), WORDS_CHUNK)]
+    if not parts:
+        return np.empty(0, np.uint64), np.empty(0, np.int64)
+    return np.concatenate([hashes for hashes, _ in parts]), np.concatenate([counts for _, counts in parts])
+
+
+def _chunk_word_hashes(lowered: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     _validity, offsets_buffer, data_buffer = lowered.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset:lowered.offset + len(lowered) + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]:offsets[-1]] if data_buffer else np.empty(0, np.uint8)
     starts_of_bodies = offsets[:-1] - offsets[0]
     space = _WHITESPACE[data]
-    # A word begins after whitespace or where a body begins, and ends before whitespace or where one ends.
-    boundary = np.zeros(len(data) + 1, dtype=bool)
-    boundary[starts_of_bodies] = True
-    boundary[len(data)] = True
-    letter = ~space
-    begins = letter & (boundary[:-1] | np.concatenate([[True], space[:-1]]))
-    ends = letter & (boundary[1:] | np.concatenate([space[1:], [True]]))
-    first, last = np.flatnonzero(begins), np.flatnonzero(ends) + 1
-    up, down = _powers(len(data) + 1)
+    # A word begins after whitespace or where a body begins.
+    boundary = np.zeros(len(data), dtype=bool)
+    boundary[starts_of_bodies[starts_of_bodies < len(data)]] = True
+    begins = ~space & (boundary | np.concatenate([[True], space[:-1]]))
+    first = np.flatnonzero(begins)
+    if not len(first):
+        return np.empty(0, np.uint64), np.zeros(len(lowered), np.int64)
+    # A word ends before whitespace or where a body ends; its hash is the sum of its bytes times
+    # _BASE to the power of their place in it, modulo 2^64: a difference of two prefix sums over
+    # the chunk, divided by _BASE to the power of where the word begins (_BASE is odd).
+    ends = ~space & (np.concatenate([boundary[1:], [True]]) | np.concatenate([space[1:], [True]]))
+    last = np.flatnonzero(ends) + 1
+    up, down = _powers(len(data))
     with np.errstate(over="ignore"):
-        prefix = np.concatenate([[np.uint64(0)], np.cumsum(data.astype(np.uint64) * up[:len(data)])])
+        prefix = np.concatenate([[np.uint64(0)], np.cumsum(data * up)])
         hashes = (prefix[last] - prefix[first]) * down[first]
-    words_per_body = np.bincount(np.searchsorted(starts_of_bodies, first, side="right") - 1,
-                                 minlength=len(bodies)) if len(first) else np.zeros(len(bodies), np.int64)
+    words_per_body = np.bincount(np.searchsorted(starts_of_bodies, first, side="right") - 1, minlength=len(lowered))
     return hashes, words_per_body
 
 
