@@ -11,8 +11,10 @@ import pyarrow as pa
 from helpers import ingest, query, rebuild
 from test_crash import assert_consistent, newsdrop_run
 
+from newsdrop import api
 from newsdrop.transforms.similarity import THRESHOLD, signatures, similarity, sketches
 from newsdrop.warehouse.faults import FAULT_ENV
+from newsdrop.warehouse.layout import DataLayout
 
 HEADLINES = "\n\n\nAnother story on the page\nAnd one more\n"
 
@@ -104,6 +106,14 @@ def test_a_later_batch_that_links_two_clusters_merges_them(tmp_path: Path) -> No
     assert after[bridge_name][1] == _estimate(first, bridge)
     # The merge rewrote rows of the clusters table only: the per-run tables have no delete files.
     assert_consistent(data)
+
+    # vacuum --merge compacts the clusters table: its delete files gone, the clusters the same.
+    clusters_folder = DataLayout(data).table_folder("body_clusters", "similarity")
+    assert list(clusters_folder.rglob("*-delete.parquet"))
+    api.vacuum(data, merge=True)
+    assert not list(clusters_folder.rglob("*-delete.parquet"))
+    assert len(list(clusters_folder.rglob("*.parquet"))) == 1
+    assert _clusters(data) == after
 
     rebuild(data, workers=1)  # one reader: the batches commit in their runs' order, as they did
     assert _clusters(data) == after

@@ -19,7 +19,13 @@ import pyarrow.parquet as pq
 from newsdrop.warehouse.commit import lake_transaction
 from newsdrop.warehouse.lake import LAKE
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.schema import PARTITION_COLUMN, PARTITION_KEYS, PER_RUN_TABLES
+from newsdrop.warehouse.schema import (
+    PARTITION_COLUMN,
+    PARTITION_KEYS,
+    PER_RUN_TABLES,
+    SIMILARITY_SCHEMA,
+    SIMILARITY_TABLES,
+)
 from newsdrop.warehouse.storage import COMPRESSION, is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
@@ -88,12 +94,25 @@ def merge_small_files(con: duckdb.DuckDBPyConnection, staging: str) -> int:
     return merged
 
 
+def compact_near_duplicates(con: duckdb.DuckDBPyConnection) -> int:
+    """The near-duplicate tables (read through the lake, never as folders) compacted by DuckLake
+    itself: a file with deleted rows (a merge of clusters updates body_clusters) rewritten
+    without them, then each table's small files (one a batch) merged. Returns the tables merged."""
+    merged = 0
+    for table in SIMILARITY_TABLES:
+        con.execute(f"CALL ducklake_rewrite_data_files('{LAKE}', ?, schema => ?, delete_threshold => 0.0)",
+                    [table, SIMILARITY_SCHEMA]).fetchall()
+        merged += bool(con.execute(f"CALL ducklake_merge_adjacent_files('{LAKE}', ?, schema => ?)",
+                                   [table, SIMILARITY_SCHEMA]).fetchall())
+    return merged
+
+
 def vacuum(con: duckdb.DuckDBPyConnection, layout: DataLayout, keep_since: datetime, merge: bool) -> Vacuumed:
     """Expire history before `keep_since`; with `merge`, also merge small files, which
     needs all earlier history expired (the merged files replace files older snapshots use)."""
     merged = 0
     if merge:
-        merged = merge_small_files(con, layout.staging_url_for("vacuum"))
+        merged = merge_small_files(con, layout.staging_url_for("vacuum")) + compact_near_duplicates(con)
         latest = con.execute(f"SELECT max(snapshot_time) FROM {LAKE}.snapshots()").fetchone()
         keep_since = latest[0] if latest and latest[0] is not None else keep_since
     expired, deleted = expire_before(con, keep_since)
