@@ -104,7 +104,7 @@ class BatchResult:
     files: dict[str, StagedFile] = field(default_factory=dict)  # table -> its staged Parquet file
     raw: StagedFile | None = None  # the raw_drops rows of the batch's new bytes (none in a rebuild)
     raw_shas: list[str] = field(default_factory=list)  # whose bytes `raw` holds
-    bodies: StagedFile | None = None  # the batch's distinct bodies and their signatures (rows.distinct_bodies)
+    bodies: StagedFile | None = None  # the batch's distinct bodies, sketches and bands (rows.distinct_bodies)
     versions: list[FileVersion] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why): not read, not recorded
 

@@ -80,8 +80,8 @@ def checks_table(run_id: str, part: int, checks: list[CheckResult], checked_at: 
 def write_batch(con: duckdb.DuckDBPyConnection, layout: DataLayout, result: BatchResult, run_id: str,
                 moved: list[str]) -> list[CheckResult]:
     """Inside the caller's transaction: check the batch, then add its rows, its near-duplicate
-    clusters, ledger entries and checks
-    (the checks under `run_id`, the run doing the work: a rebuild re-writes earlier runs' rows).
+    clusters, ledger entries and checks (the checks under `run_id`, the run doing the work: a
+    rebuild re-writes earlier runs' rows).
 
     Raises QualityCheckFailed (the caller rolls back) when an error check fails."""
     staged = {table: staged.path for table, staged in result.files.items()}

@@ -9,8 +9,10 @@ loaded from their PyPI wheels: nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -236,14 +238,21 @@ def create_similarity_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(create_table_sql(f"{LAKE}.{SIMILARITY_SCHEMA}.{table}", schema))
 
 
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> Iterator[None]:
+    """An Arrow table readable by `name` in the statements of the block, and no longer after it."""
+    con.register(name, data)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
     """An Arrow table's rows into a lake table, by column name."""
     if data.num_rows:
-        con.register("_rows", data)
-        try:
+        with registered(con, "_rows", data):
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-        finally:
-            con.unregister("_rows")
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from newsdrop.transforms.similarity import THRESHOLD, from_binary, similarity
 from newsdrop.warehouse.batch import BatchResult
-from newsdrop.warehouse.lake import LAKE, insert
+from newsdrop.warehouse.lake import LAKE, insert, registered
 from newsdrop.warehouse.schema import SIMILARITY_SCHEMA, SIMILARITY_TABLES, TIMESTAMP
 
 SIGNATURES, BANDS_TABLE, CLUSTERS = (f"{LAKE}.{SIMILARITY_SCHEMA}.{table}" for table in SIMILARITY_TABLES)
@@ -111,26 +111,25 @@ def _link_earlier(con: duckdb.DuckDBPyConnection, band_rows: pa.Table, sketch: n
                   clusters: Clusters, sketch_of: dict[int, np.ndarray]) -> set[int]:
     """Join each new body to the clusters of the earlier bodies it is a near-duplicate of; add
     the sketches of those clusters' first bodies to `sketch_of`. Returns the clusters joined."""
-    con.register("_new_bands", band_rows)
-    try:
+    with registered(con, "_new_bands", band_rows):
         matched = con.execute(MATCHED_SQL).to_arrow_table()
-    finally:
-        con.unregister("_new_bands")
     if not matched.num_rows:
         return set()
     stored = from_binary(matched["sketch"])
-    sketch_of.update(zip(matched["body_number"].to_pylist(), stored, strict=True))
+    numbers = matched["body_number"].to_numpy()
+    sketch_of.update(zip(numbers.tolist(), stored, strict=True))
     candidates = matched.filter(pc.is_valid(matched["cluster_id"]))
     others = candidates["body_number"].to_numpy()
     counts = pc.list_value_length(candidates["bodies"]).to_numpy(zero_copy_only=False)
     bodies = pc.list_flatten(candidates["bodies"]).to_numpy()
+    paired = np.repeat(others, counts)  # the earlier body of each (new body, earlier body) pair
     # matched is in no order: find each candidate's row by sorting once.
-    order = np.argsort(matched["body_number"].to_numpy())
-    other_rows = order[np.searchsorted(matched["body_number"].to_numpy()[order], np.repeat(others, counts))]
+    order = np.argsort(numbers)
+    other_rows = order[np.searchsorted(numbers[order], paired)]
     near = similarity(sketch[bodies - first], stored[other_rows]) >= THRESHOLD
     cluster_of = dict(zip(others.tolist(), candidates["cluster_id"].to_pylist(), strict=True))
     joined = set()
-    for body, other in zip(bodies[near].tolist(), np.repeat(others, counts)[near].tolist(), strict=True):
+    for body, other in zip(bodies[near].tolist(), paired[near].tolist(), strict=True):
         clusters.join(body, cluster_of[other])
         joined.add(cluster_of[other])
     return joined
@@ -162,23 +161,17 @@ def _merge(con: duckdb.DuckDBPyConnection, merged: dict[int, int], sketch_of: di
     similarity to its first body."""
     if not merged:
         return
-    con.register("_merged", pa.table({"cluster_id": pa.array(list(merged), pa.int64())}))
-    try:
+    with registered(con, "_merged", pa.table({"cluster_id": pa.array(list(merged), pa.int64())})):
         members = con.execute(
             f"SELECT c.body_number, c.cluster_id, s.sketch FROM {CLUSTERS} AS c JOIN {SIGNATURES} AS s "
             "USING (body_number) SEMI JOIN _merged USING (cluster_id)").to_arrow_table()
-    finally:
-        con.unregister("_merged")
     into = np.array([merged[cluster] for cluster in members["cluster_id"].to_pylist()], dtype=np.int64)
     moved = pa.table({
         "body_number": members["body_number"], "cluster_id": into,
         "similarity": similarity(from_binary(members["sketch"]), np.stack([sketch_of[int(c)] for c in into]))})
-    con.register("_moved", moved)
-    try:
+    with registered(con, "_moved", moved):
         con.execute(f"UPDATE {CLUSTERS} SET cluster_id = m.cluster_id, similarity = m.similarity FROM _moved AS m "
                     f"WHERE {CLUSTERS}.body_number = m.body_number")
-    finally:
-        con.unregister("_moved")
 
 
 def clear(con: duckdb.DuckDBPyConnection) -> None:

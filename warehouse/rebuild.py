@@ -91,8 +91,7 @@ def _joined(rows: list[tuple[str, bytes]], wanted: set[str]) -> dict[str, bytes]
 
 def clear_for_rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Inside the rebuild's transaction: the per-run tables, the near-duplicate clusters and the
-    read versions go; the
-    ledger's unchanged entries, the runs history and the raw bytes stay."""
+    read versions go; the ledger's unchanged entries, the runs history and the raw bytes stay."""
     for table in PER_RUN_TABLES:
         con.execute(f"DELETE FROM {LAKE}.main.{table}")
     near_duplicates.clear(con)
