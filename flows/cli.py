@@ -5,6 +5,7 @@
     newsdrop status --data DIR              last run, backlog, totals, freshness
     newsdrop sql "SELECT ..."               a read-only query on the warehouse
     newsdrop shell --data DIR               the DuckDB shell on the warehouse, read-only
+    newsdrop search --data DIR "WORDS"      ranked search over every article
     newsdrop vacuum --data DIR              expire old snapshots, delete unused files
 
 Prefect is imported only inside the commands, after its settings are defaulted,
@@ -495,6 +496,71 @@ def sql(
         if index:
             typer.echo("")
         _print_rows(columns, rows, output)
+
+
+@app.command(cls=_Command)
+def search(
+    query: Annotated[str | None, typer.Argument(
+        metavar="QUERY", help="Words to look for, e.g. \"oil prices\"; \"a phrase\", -word, title:word and "
+        "AND/OR work too.", show_default=False)] = None,
+    data: DataOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many results (near-duplicate clusters).")] = 10,
+    since: Annotated[str | None, typer.Option(
+        help="Only drops received on or after this date (YYYY-MM-DD, UTC) or ISO 8601 time.",
+        show_default=False)] = None,
+    until: Annotated[str | None, typer.Option(
+        help="Only drops received on or before this date (YYYY-MM-DD, UTC), or before this ISO 8601 time.",
+        show_default=False)] = None,
+    output: Annotated[OutputFormat, typer.Option(
+        "--format", help="A table (text over 80 characters cut), or CSV or JSON with every value whole.")
+    ] = OutputFormat.table,
+    reindex: Annotated[bool, typer.Option(
+        "--reindex", help="Build the search index whole from the lake first (QUERY may then be left out).")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Search every article, best first: BM25 over titles and bodies with English stemming, one
+    result per near-duplicate cluster (its best-scoring drop).
+
+    The index lives beside the lake (DATA/_search) and is brought up to date from the lake
+    before each search, or built when it is missing.
+
+    Examples:
+
+        newsdrop search --data /srv/newsdrop "oil prices"
+
+        newsdrop search --data /srv/newsdrop --since 2026-11-01 --until 2026-11-30 --limit 20 "oil prices"
+
+        newsdrop search --data /srv/newsdrop --format json "title:election -poll"
+
+        newsdrop search --data /srv/newsdrop --reindex
+    """
+    import duckdb
+
+    from newsdrop import api
+    from newsdrop.errors import NewsdropError, first_line
+
+    if query is None and not reindex:
+        typer.echo('newsdrop: give words to search for, e.g. newsdrop search --data DATA "oil prices"', err=True)
+        raise typer.Exit(EXIT_FAILED)
+    try:
+        if reindex:
+            indexed = api.reindex(data, catalog=catalog)
+            typer.echo(f"search index built: {indexed} article(s)", err=query is not None)
+        if query is None:
+            return
+        found = api.search(data, query, limit=limit, since=since, until=until, catalog=catalog)
+    except (duckdb.Error, NewsdropError) as error:
+        typer.echo(f"newsdrop: {first_line(error)}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    columns = list(found.columns)
+    rows = list(found.astype(object).where(found.notna(), None).itertuples(index=False, name=None))
+    if output is OutputFormat.json:
+        from newsdrop.summary import iso_value
+
+        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], ensure_ascii=False,
+                              default=lambda value: str(iso_value(value))))
+        return
+    _print_rows(columns, rows, output)
 
 
 CELL_CHARACTERS = 80  # a table cell's longest text: a body would fill screens

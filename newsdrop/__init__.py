@@ -9,6 +9,7 @@ The Python API (docs/python-api.md):
     con     = newsdrop.connect(data)              # read-only DuckDB connection
     setup   = newsdrop.client_setup(data)         # the SQL that opens it in any DuckDB client
     df      = newsdrop.query(data, "SELECT ...")  # a pandas DataFrame
+    hits    = newsdrop.search(data, "oil prices")   # ranked articles, one a near-duplicate cluster
 
 The code lives in three rooms: newsdrop.transforms (the reading rules),
 newsdrop.warehouse (storage) and newsdrop.flows (Prefect and the CLI).
@@ -16,7 +17,7 @@ newsdrop.warehouse (storage) and newsdrop.flows (Prefect and the CLI).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from newsdrop.api import client_setup, connect, ingest, query, rebuild, status, vacuum
+from newsdrop.api import client_setup, connect, ingest, query, rebuild, reindex, search, status, vacuum
 from newsdrop.errors import NewsdropError, QualityCheckFailed, RunFailed, RunInProgress
 from newsdrop.summary import RunSummary
 
@@ -37,6 +38,8 @@ __all__ = [
     "ingest",
     "query",
     "rebuild",
+    "reindex",
+    "search",
     "status",
     "vacuum",
 ]

@@ -11,6 +11,7 @@ Nothing here imports Prefect.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +180,34 @@ def client_setup(data: PathLike | None = None, *, at: str | None = None, catalog
     if not layout.exists():
         connect_read_only(layout)  # raises the one-line error that says what to do
     return setup_for(layout, run_snapshot(layout, at) if at else None)
+
+
+def search(data: PathLike | None, query: str, *, limit: int = 10, since: str | date | None = None,
+           until: str | date | None = None, catalog: str | None = None) -> pandas.DataFrame:
+    """Articles ranked for `query` (BM25 over titles and bodies, English stemming), one row per
+    near-duplicate cluster (its best-scoring drop), best first: drop_id, score, title, snippet,
+    cluster_id, received_at. `since` and `until` bound received_at (a date is its whole UTC day).
+    The search index beside the lake (DATA/_search) is brought up to date first, or built when
+    missing (docs/warehouse.md, "Search")."""
+    from newsdrop.warehouse.search import search as search_index
+
+    with connect(data, catalog=catalog) as con:
+        return search_index(data_layout(load_settings(data=data, catalog=catalog)), con, query, limit=limit,
+                            since=since, until=until)
+
+
+def reindex(data: PathLike | None = None, *, catalog: str | None = None) -> int:
+    """Build the search index whole from the lake (`newsdrop search --reindex`); returns the number
+    of articles indexed. Raises NewsdropError when another process is writing the index."""
+    from newsdrop.warehouse.search import catch_up
+
+    layout = data_layout(load_settings(data=data, catalog=catalog))
+    with connect(data, catalog=catalog) as con:
+        caught = catch_up(layout, con, whole=True, threads=0)
+    if caught is None:
+        raise NewsdropError(f"the search index at {layout.search_index} is being written by another process: "
+                            "try again when it is done")
+    return caught.changes
 
 
 def query(data: PathLike | None, sql: str, params: list[Any] | dict[str, Any] | None = None, *,

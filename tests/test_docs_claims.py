@@ -21,8 +21,8 @@ def test_the_help_names_the_real_variables() -> None:
 
 def test_every_option_the_readme_shows_exists() -> None:
     readme = (ROOT / "README.md").read_text()
-    for command, option in set(re.findall(r"newsdrop (run|rebuild|serve|status|sql|shell|vacuum)\b[^\n`]*?(--[a-z-]+)",
-                                          readme)):
+    shown = r"newsdrop (run|rebuild|serve|status|sql|shell|vacuum|search)\b[^\n`]*?(--[a-z-]+)"
+    for command, option in set(re.findall(shown, readme)):
         assert option in newsdrop(command, "--help").output, (command, option)
     assert "--timeout" in newsdrop("run", "--help").output
 
@@ -64,7 +64,7 @@ def test_the_architecture_page_names_only_what_exists_and_every_module() -> None
     assert re.findall(r"`(\w+)`", settings_line) == list(Settings.model_fields)
 
 
-COMMANDS = ("run", "rebuild", "serve", "status", "sql", "shell", "vacuum")
+COMMANDS = ("run", "rebuild", "serve", "status", "sql", "shell", "vacuum", "search")
 
 
 def test_the_help_reads_as_written() -> None:

@@ -78,7 +78,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_doc_has_examples_for_every_call() -> None:
     code = "\n".join(python_blocks())
-    for call in ("ingest", "rebuild", "status", "connect", "query"):
+    for call in ("ingest", "rebuild", "status", "connect", "query", "search", "reindex"):
         assert f"newsdrop.{call}(" in code, call
     for setting in ("settle_seconds", "max_bytes", "batch_size", "workers", "lock_wait_seconds",
                     "run_timeout_seconds"):
@@ -135,6 +135,11 @@ def test_python_api_doc_runs(workdir: Path, capsys: pytest.CaptureFixture[str]) 
     drops = namespace["drops"]
     assert list(drops.columns) == ["file_name", "encoding", "warnings", "received_at"]
     assert len(drops) == loaded
+
+    found = namespace["found"]
+    assert list(found.columns) == ["drop_id", "score", "title", "snippet", "cluster_id", "received_at"]
+    assert 1 <= len(found) <= 3 and "browser" in found["snippet"].iloc[0].lower()
+    assert namespace["indexed"] == loaded
 
     rejected = namespace["rejects"]
     assert list(rejected.columns) == ["file_name", "reason", "detail"]

@@ -115,6 +115,12 @@ class DataLayout:
         return self.state / "staging"
 
     @property
+    def search_index(self) -> Path:
+        """The search index (warehouse.search): derived from the lake, on this machine (for data in
+        S3, in the cache folder), built again from the lake when missing."""
+        return self.root / "_search"
+
+    @property
     def state(self) -> Path:
         """newsdrop's own files: the run lock, the running marker, Prefect's database."""
         return self.root / "_state"
@@ -152,7 +158,8 @@ class DataLayout:
         # lake: either names a warehouse. A first run killed early may leave only empty folders.
         if entries & {self.state.name, self.catalog.name}:
             return
-        foreign = sorted(entries - {self.lake.name, "raw"})  # raw/: the bytes, before raw_drops
+        # raw/: the bytes, before raw_drops; _search: the index of a warehouse deleted beside it.
+        foreign = sorted(entries - {self.lake.name, "raw", self.search_index.name})
         if foreign:
             more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
             raise NewsdropError(f"the data folder {self.root} holds files that are not newsdrop's "

@@ -1,0 +1,189 @@
+"""Ranked search over every article (issue 35): the index beside the lake, kept up with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import tantivy
+from helpers import ingest, newsdrop, query, rebuild
+
+from newsdrop import api
+from newsdrop.errors import NewsdropError
+from newsdrop.warehouse.layout import DataLayout
+from newsdrop.warehouse.search import RESULT_COLUMNS, STATE_FILE, catch_up
+
+HEADLINES = "\n\n\nAnother story on the page\nAnd one more\n"
+FILLER = ("the council said on monday that the plan would be looked at again next year after residents asked "
+          "for more time to read it and to write to their members about what it would mean for them").split()
+STORIES = {
+    "oil": "oil prices rose again as crude supplies fell and traders priced in a cut in output by producers",
+    "tax": "the tax on fuel will rise in april the treasury said adding that oil companies would pay more",
+    "football": "the football club won the cup final with a late goal from its captain in front of a full stadium",
+    "rail": "rail fares will rise by three percent in january as the operators pay for new trains and stations",
+}
+
+
+def _body(rng: random.Random, story: str, repeats: int) -> list[str]:
+    words = list(FILLER)
+    rng.shuffle(words)
+    return (STORIES[story].split() * repeats) + words * 3
+
+
+def _drop(inbox: Path, number: int, words: list[str], received: datetime | None = None) -> str:
+    inbox.mkdir(parents=True, exist_ok=True)
+    name = f"{number:03d}_{number:016x}.txt"
+    path = inbox / name
+    path.write_text(" ".join(words) + ".\n" + HEADLINES, encoding="utf-8")
+    if received is not None:
+        os.utime(path, (received.timestamp(), received.timestamp()))
+    return name
+
+
+def _drop_ids(data: Path) -> dict[str, str]:
+    return dict(query(data, "SELECT file_name, drop_id FROM drops"))
+
+
+def _found(data: Path, words: str, **options: object) -> list[str]:
+    """File names of a search's results, in order."""
+    names = {drop_id: name for name, drop_id in _drop_ids(data).items()}
+    return [names[drop_id] for drop_id in api.search(data, words, **options)["drop_id"]]  # type: ignore[arg-type]
+
+
+def test_search_ranks_stems_and_shows_one_drop_a_cluster(tmp_path: Path) -> None:
+    rng = random.Random(35)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    oil = _body(rng, "oil", 3)
+    copy = list(oil)
+    copy[-1] = "yesterday"  # an edited copy: a near-duplicate of the oil story
+    names = {"oil": _drop(inbox, 1, oil), "copy": _drop(inbox, 2, copy), "tax": _drop(inbox, 3, _body(rng, "tax", 1)),
+             "football": _drop(inbox, 4, _body(rng, "football", 2))}
+    ingest(inbox, data)
+    hits = api.search(data, "oil price")  # "price" finds "prices" and "priced": stemmed
+    assert list(hits.columns) == RESULT_COLUMNS
+    found = [{drop_id: name for name, drop_id in _drop_ids(data).items()}[d] for d in hits["drop_id"]]
+    assert found[0] in {names["oil"], names["copy"]}
+    assert found[1:] == [names["tax"]]  # the copy shares the oil story's cluster: not shown again
+    clusters = dict(query(data, "SELECT drop_id, cluster_id FROM near_duplicates"))
+    assert hits["cluster_id"].tolist() == [clusters[drop_id] for drop_id in hits["drop_id"]]
+    assert hits["score"].is_monotonic_decreasing and hits["score"].iloc[-1] > 0
+    assert "oil prices rose" in hits["snippet"].iloc[0]
+    received = dict(query(data, "SELECT drop_id, received_at FROM drops"))
+    assert hits["received_at"].tolist() == [received[drop_id] for drop_id in hits["drop_id"]]
+    assert _found(data, "football OR rail") == [names["football"]]
+    assert _found(data, "stadium -football") == []
+    assert _found(data, 'oil "prices AND (') is not None  # a query tantivy cannot parse is read leniently
+    assert api.search(data, "nothing like this anywhere").empty
+
+
+def test_since_and_until_bound_received_at(tmp_path: Path) -> None:
+    rng = random.Random(36)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    early = _drop(inbox, 1, _body(rng, "rail", 2), datetime(2026, 11, 2, 23, 30, tzinfo=UTC))
+    late = _drop(inbox, 2, _body(rng, "rail", 1) + ["again"] * 40, datetime(2026, 11, 5, 0, 10, tzinfo=UTC))
+    ingest(inbox, data)
+    assert set(_found(data, "rail fares")) == {early, late}
+    assert _found(data, "rail fares", until="2026-11-02") == [early]  # a date is its whole day
+    assert _found(data, "rail fares", since="2026-11-03") == [late]
+    assert _found(data, "rail fares", since="2026-11-03", until="2026-11-04") == []
+    with pytest.raises(NewsdropError, match="is not a date"):
+        api.search(data, "rail", since="last week")
+    with pytest.raises(NewsdropError, match="give words"):
+        api.search(data, "  ")
+
+
+def test_the_index_follows_the_lake_through_runs_rebuilds_and_expired_history(tmp_path: Path) -> None:
+    rng = random.Random(37)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    layout = DataLayout(data)
+    oil = _drop(inbox, 1, _body(rng, "oil", 2))
+    ingest(inbox, data)
+    assert _found(data, "crude") == [oil]
+    rail = _drop(inbox, 2, _body(rng, "rail", 2))
+    ingest(inbox, data)
+    with api.connect(data) as con:
+        caught = catch_up(layout, con)
+    assert caught is not None and not caught.whole and caught.changes == 1  # from the change feed
+    assert _found(data, "fares") == [rail]
+    state = json.loads((layout.search_index / STATE_FILE).read_text())
+    assert state["snapshot_id"] == query(data, "SELECT max(snapshot_id) FROM lake.snapshots()")[0][0]
+
+    # Died after the index's commit but before its snapshot was recorded: the changes come again.
+    (layout.search_index / STATE_FILE).write_text(json.dumps({**state, "snapshot_id": 1}))
+    assert _found(data, "fares") == [rail]
+    assert tantivy.Index.open(str(layout.search_index)).searcher().num_docs == 2
+
+    rebuild(data)  # every article deleted and inserted again, in one snapshot
+    assert _found(data, "crude") == [oil] and _found(data, "fares") == [rail]
+    assert tantivy.Index.open(str(layout.search_index)).searcher().num_docs == 2
+
+    football = _drop(inbox, 3, _body(rng, "football", 2))
+    ingest(inbox, data)
+    api.vacuum(data, keep_days=0, merge=True)  # the snapshots the index would read from are gone
+    with api.connect(data) as con:
+        caught = catch_up(layout, con)
+    assert caught is not None and caught.whole and caught.changes == 3
+    assert _found(data, "stadium") == [football]
+
+
+def test_a_new_lake_at_the_same_path_gets_a_new_index(tmp_path: Path) -> None:
+    rng = random.Random(38)
+    data = tmp_path / "data"
+    _drop(tmp_path / "first", 1, _body(rng, "oil", 2))
+    ingest(tmp_path / "first", data)
+    assert len(_found(data, "crude")) == 1
+    for entry in data.iterdir():  # the warehouse deleted, its search index left behind
+        if entry.name != "_search":
+            entry.unlink() if entry.is_file() else shutil.rmtree(entry)
+    rail = _drop(tmp_path / "second", 1, _body(rng, "rail", 2))
+    ingest(tmp_path / "second", data)
+    assert _found(data, "crude") == []
+    assert _found(data, "fares") == [rail]
+
+
+def test_a_search_while_another_process_writes_the_index_reads_it_as_it_is(tmp_path: Path) -> None:
+    rng = random.Random(39)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    _drop(inbox, 1, _body(rng, "oil", 2))
+    ingest(inbox, data)
+    assert len(_found(data, "crude")) == 1
+    rail = _drop(inbox, 2, _body(rng, "rail", 2))
+    ingest(inbox, data)
+    writer = tantivy.Index.open(str(DataLayout(data).search_index)).writer(heap_size=15_000_000, num_threads=1)
+    try:
+        assert _found(data, "fares") == []  # not yet taken in: the writer is held
+        with pytest.raises(NewsdropError, match="another process"):
+            api.reindex(data)
+    finally:
+        writer.rollback()
+        del writer
+    assert _found(data, "fares") == [rail]
+
+
+def test_search_command(tmp_path: Path) -> None:
+    rng = random.Random(40)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    _drop(inbox, 1, _body(rng, "oil", 2))
+    _drop(inbox, 2, _body(rng, "tax", 1))
+    ingest(inbox, data)
+    table = newsdrop("search", "--data", str(data), "oil")
+    assert table.exit_code == 0, table.output
+    assert "drop_id" in table.output and "2 row(s)" in table.output
+    rows = json.loads(newsdrop("search", "--data", str(data), "--format", "json", "--limit", "1", "oil").output)
+    assert [list(row) for row in rows] == [RESULT_COLUMNS] and rows[0]["snippet"]
+    assert rows[0]["received_at"].endswith("+00:00")
+    csv_lines = newsdrop("search", "--data", str(data), "--format", "csv", "fuel").output.splitlines()
+    assert csv_lines[0] == ",".join(RESULT_COLUMNS) and len(csv_lines) == 2
+    built = newsdrop("search", "--data", str(data), "--reindex")
+    assert built.exit_code == 0 and built.output.strip() == "search index built: 2 article(s)"
+    for arguments, said in ((["--since", "soon", "oil"], "newsdrop: --since 'soon' is not a date"),
+                            ([], "newsdrop: give words to search for"),
+                            (["--limit", "0", "oil"], "newsdrop: limit = 0 is not allowed")):
+        failed = newsdrop("search", "--data", str(data), *arguments)
+        assert failed.exit_code == 1 and failed.output.startswith(said), failed.output
+        assert len(failed.output.strip().splitlines()) == 1
