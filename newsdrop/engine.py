@@ -169,6 +169,23 @@ def _finish(run: Run, outcome: Outcome, plan: Plan | None) -> int:
     return snapshot
 
 
+class SearchFeed:
+    """The search index brought up to each commit of a run (warehouse.search), after the lake's
+    commit: a run killed in between leaves it behind, and the next run or search catches it up.
+    A failure is a note in the run's report, said once; the run goes on without the index."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.notes: list[str] = []
+
+    def follow(self) -> None:
+        from newsdrop.warehouse.search import keep_current
+
+        if not self.notes:
+            note = keep_current(self.run.layout, self.run.con)
+            self.notes += [note] if note else []
+
+
 def _seconds_since(started_at: datetime) -> float:
     return (datetime.now(UTC) - started_at).total_seconds()
 
@@ -183,16 +200,18 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
         batches: list[Batch] = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), planned)
                                 for part, planned in enumerate(plan.batches)]
         plan.batches.clear()  # the batches are handed out, and let go, one by one
-        outcome = Outcome()
+        outcome, search = Outcome(), SearchFeed(run)
         for result in read_in_completion_order(batches, inbox, run.layout, settings, hooks, deadline):
             deadline.check()
             checks = hooks.step("commit-batch", result.spec.part,
                                 functools.partial(commit_batch, run.con, run.layout, result, run.run_id))
             outcome.add(result, checks)
+            search.follow()
         deadline.check()
         snapshot = hooks.step("finish", None, functools.partial(_finish, run, outcome, plan))
+        search.follow()  # also when nothing was new: a run killed before its index update is caught up
     summary = RunSummary.of(RunKind.INGEST, run.run_id, settings.data, inbox, plan, outcome,
-                            _seconds_since(run.started_at), snapshot, list(run.notes))
+                            _seconds_since(run.started_at), snapshot, [*run.notes, *search.notes])
     hooks.finished(summary)
     return summary
 
@@ -226,8 +245,11 @@ def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
         snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome))
         checkpoint("rebuild-committed")
         expired, deleted = expire_before(run.con, datetime.now(UTC))
+        search = SearchFeed(run)
+        search.follow()  # built whole: the snapshots it had taken in are expired
         notes = [*run.notes, f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
-                 "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone"]
+                 "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone",
+                 *search.notes]
     summary = RunSummary.of(RunKind.REBUILD, run.run_id, settings.data, None, None, outcome,
                             _seconds_since(run.started_at), snapshot, notes)
     hooks.finished(summary)

@@ -6,17 +6,20 @@ import json
 import os
 import random
 import shutil
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import tantivy
 from helpers import ingest, newsdrop, query, rebuild
+from test_crash import assert_consistent, newsdrop_run
 
 from newsdrop import api
 from newsdrop.errors import NewsdropError
+from newsdrop.warehouse.faults import FAULT_ENV
 from newsdrop.warehouse.layout import DataLayout
-from newsdrop.warehouse.search import RESULT_COLUMNS, STATE_FILE, catch_up
+from newsdrop.warehouse.search import RESULT_COLUMNS, STATE_FILE, Caught, catch_up
 
 HEADLINES = "\n\n\nAnother story on the page\nAnd one more\n"
 FILLER = ("the council said on monday that the plan would be looked at again next year after residents asked "
@@ -53,6 +56,17 @@ def _found(data: Path, words: str, **options: object) -> list[str]:
     """File names of a search's results, in order."""
     names = {drop_id: name for name, drop_id in _drop_ids(data).items()}
     return [names[drop_id] for drop_id in api.search(data, words, **options)["drop_id"]]  # type: ignore[arg-type]
+
+
+def _indexed(data: Path) -> tuple[int, int]:
+    """The lake snapshot the index recorded, and its number of documents."""
+    folder = DataLayout(data).search_index
+    state = json.loads((folder / STATE_FILE).read_text())
+    return state["snapshot_id"], tantivy.Index.open(str(folder)).searcher().num_docs
+
+
+def _last_snapshot(data: Path) -> int:
+    return int(query(data, "SELECT max(snapshot_id) FROM lake.snapshots()")[0][0])
 
 
 def test_search_ranks_stems_and_shows_one_drop_a_cluster(tmp_path: Path) -> None:
@@ -106,17 +120,21 @@ def test_the_index_follows_the_lake_through_runs_rebuilds_and_expired_history(tm
     assert _found(data, "crude") == [oil]
     rail = _drop(inbox, 2, _body(rng, "rail", 2))
     ingest(inbox, data)
+    assert _indexed(data) == (_last_snapshot(data), 2)  # the run took its changes in
     with api.connect(data) as con:
         caught = catch_up(layout, con)
-    assert caught is not None and not caught.whole and caught.changes == 1  # from the change feed
+    assert caught == Caught(whole=False, changes=0, snapshot_id=_last_snapshot(data))
     assert _found(data, "fares") == [rail]
-    state = json.loads((layout.search_index / STATE_FILE).read_text())
-    assert state["snapshot_id"] == query(data, "SELECT max(snapshot_id) FROM lake.snapshots()")[0][0]
 
-    # Died after the index's commit but before its snapshot was recorded: the changes come again.
+    # Died after the index's commit but before its snapshot was recorded: the changes come again,
+    # from the change feed, and change nothing.
+    state = json.loads((layout.search_index / STATE_FILE).read_text())
     (layout.search_index / STATE_FILE).write_text(json.dumps({**state, "snapshot_id": 1}))
+    with api.connect(data) as con:
+        caught = catch_up(layout, con)
+    assert caught is not None and not caught.whole and caught.changes == 2
+    assert _indexed(data) == (_last_snapshot(data), 2)
     assert _found(data, "fares") == [rail]
-    assert tantivy.Index.open(str(layout.search_index)).searcher().num_docs == 2
 
     rebuild(data)  # every article deleted and inserted again, in one snapshot
     assert _found(data, "crude") == [oil] and _found(data, "fares") == [rail]
@@ -124,11 +142,55 @@ def test_the_index_follows_the_lake_through_runs_rebuilds_and_expired_history(tm
 
     football = _drop(inbox, 3, _body(rng, "football", 2))
     ingest(inbox, data)
-    api.vacuum(data, keep_days=0, merge=True)  # the snapshots the index would read from are gone
+    api.vacuum(data, keep_days=0, merge=True)  # files merged: the same rows
+    assert _found(data, "stadium") == [football]
+    assert _indexed(data) == (_last_snapshot(data), 3)
+
+    # An index left behind by snapshots the lake no longer keeps is built whole.
+    state = json.loads((layout.search_index / STATE_FILE).read_text())
+    (layout.search_index / STATE_FILE).write_text(json.dumps({**state, "snapshot_id": 1}))
     with api.connect(data) as con:
         caught = catch_up(layout, con)
-    assert caught is not None and caught.whole and caught.changes == 3
+    assert caught == Caught(whole=True, changes=3, snapshot_id=_last_snapshot(data))
     assert _found(data, "stadium") == [football]
+
+
+def test_runs_keep_the_index_current_and_one_killed_between_the_two_commits_is_caught_up(
+        tmp_path: Path, plain_env: dict[str, str]) -> None:
+    rng = random.Random(41)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    for number in range(3):
+        _drop(inbox, number, [*_body(rng, "rail", 1), f"marker{number}"])
+    ingest(inbox, data)
+    assert _indexed(data) == (_last_snapshot(data), 3)  # no search yet: the run kept it
+    for number in range(3, 11):
+        _drop(inbox, number, [*_body(rng, "rail", 1), f"marker{number}"])
+    env = {**plain_env, "NEWSDROP_BATCH_SIZE": "2"}
+    killed = newsdrop_run(inbox, data, {**env, FAULT_ENV: "committed"})  # after a batch's lake commit
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    indexed_at, documents = _indexed(data)
+    assert indexed_at < _last_snapshot(data) and documents == 3
+    assert query(data, "SELECT count(*) FROM articles")[0][0] == 5
+    assert newsdrop_run(inbox, data, env).returncode == 0
+    assert _indexed(data) == (_last_snapshot(data), 11)
+    for number in range(11):
+        assert len(_found(data, f"marker{number}")) == 1, number
+    assert_consistent(data)
+
+
+def test_a_run_goes_on_without_the_index(tmp_path: Path) -> None:
+    rng = random.Random(42)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    _drop(inbox, 1, _body(rng, "oil", 1))
+    data.mkdir()
+    (data / "_search").write_text("not an index")  # where the index would go: it cannot
+    summary = api.ingest(inbox, data, settle_seconds=0)
+    assert summary.drops_loaded == 1
+    assert [note for note in summary.notes if note.startswith("search index not brought up to date (")], summary.notes
+    with pytest.raises(NewsdropError, match=r"cannot open the search index at .*: delete it"):
+        api.search(data, "oil")
+    (data / "_search").unlink()
+    assert len(_found(data, "crude")) == 1
 
 
 def test_a_new_lake_at_the_same_path_gets_a_new_index(tmp_path: Path) -> None:
@@ -153,9 +215,9 @@ def test_a_search_while_another_process_writes_the_index_reads_it_as_it_is(tmp_p
     ingest(inbox, data)
     assert len(_found(data, "crude")) == 1
     rail = _drop(inbox, 2, _body(rng, "rail", 2))
-    ingest(inbox, data)
     writer = tantivy.Index.open(str(DataLayout(data).search_index)).writer(heap_size=15_000_000, num_threads=1)
     try:
+        assert "search index" not in ingest(inbox, data)  # the run leaves it to the writer, and says nothing
         assert _found(data, "fares") == []  # not yet taken in: the writer is held
         with pytest.raises(NewsdropError, match="another process"):
             api.reindex(data)
