@@ -65,6 +65,15 @@ def _indexed(data: Path) -> tuple[int, int]:
     return state["snapshot_id"], tantivy.Index.open(str(folder)).searcher().num_docs
 
 
+def _rewind(data: Path, snapshot_id: int, time_of_snapshot: str | None = None) -> None:
+    """The index's record as if it had taken in the lake only up to `snapshot_id`."""
+    time_of_snapshot = time_of_snapshot or str(query(
+        data, "SELECT snapshot_time::VARCHAR FROM lake.snapshots() WHERE snapshot_id = ?", [snapshot_id])[0][0])
+    state = DataLayout(data).search_index / STATE_FILE
+    state.write_text(json.dumps({**json.loads(state.read_text()), "snapshot_id": snapshot_id,
+                                 "snapshot_time": time_of_snapshot}))
+
+
 def _last_snapshot(data: Path) -> int:
     return int(query(data, "SELECT max(snapshot_id) FROM lake.snapshots()")[0][0])
 
@@ -128,8 +137,7 @@ def test_the_index_follows_the_lake_through_runs_rebuilds_and_expired_history(tm
 
     # Died after the index's commit but before its snapshot was recorded: the changes come again,
     # from the change feed, and change nothing.
-    state = json.loads((layout.search_index / STATE_FILE).read_text())
-    (layout.search_index / STATE_FILE).write_text(json.dumps({**state, "snapshot_id": 1}))
+    _rewind(data, 1)
     with api.connect(data) as con:
         caught = catch_up(layout, con)
     assert caught is not None and not caught.whole and caught.changes == 2
@@ -143,12 +151,14 @@ def test_the_index_follows_the_lake_through_runs_rebuilds_and_expired_history(tm
     football = _drop(inbox, 3, _body(rng, "football", 2))
     ingest(inbox, data)
     api.vacuum(data, keep_days=0, merge=True)  # files merged: the same rows
+    with api.connect(data) as con:
+        caught = catch_up(layout, con)
+    assert caught is not None and not caught.whole  # the snapshot it had taken in is kept
     assert _found(data, "stadium") == [football]
     assert _indexed(data) == (_last_snapshot(data), 3)
 
     # An index left behind by snapshots the lake no longer keeps is built whole.
-    state = json.loads((layout.search_index / STATE_FILE).read_text())
-    (layout.search_index / STATE_FILE).write_text(json.dumps({**state, "snapshot_id": 1}))
+    _rewind(data, 1, time_of_snapshot="2026-01-01 00:00:00+00")  # what the state said of it then
     with api.connect(data) as con:
         caught = catch_up(layout, con)
     assert caught == Caught(whole=True, changes=3, snapshot_id=_last_snapshot(data))

@@ -26,6 +26,7 @@ from newsdrop.warehouse.schema import (
     SIMILARITY_SCHEMA,
     SIMILARITY_TABLES,
 )
+from newsdrop.warehouse.search import keep_current
 from newsdrop.warehouse.storage import COMPRESSION, is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
@@ -115,6 +116,9 @@ def vacuum(con: duckdb.DuckDBPyConnection, layout: DataLayout, keep_since: datet
         merged = merge_small_files(con, layout.staging_url_for("vacuum")) + compact_near_duplicates(con)
         latest = con.execute(f"SELECT max(snapshot_time) FROM {LAKE}.snapshots()").fetchone()
         keep_since = latest[0] if latest and latest[0] is not None else keep_since
+    # The search index takes in the changes it has not yet while the lake still keeps them, so
+    # that the expiry leaves it current rather than to be built whole (a failure only means that).
+    keep_current(layout, con)
     expired, deleted = expire_before(con, keep_since)
     deleted += _count(con, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => ?)", [keep_since])
     return Vacuumed(expired, deleted, merged)

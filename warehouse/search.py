@@ -6,8 +6,8 @@ received_at; it stores only the id. Everything a search returns but the score is
 lake for the hits (title, body for the snippet, cluster, received_at), so a hit the lake no
 longer has is never shown.
 
-The index records the lake snapshot it has taken in, with the lake's identity (the time of its
-first snapshot) and this module's INDEX_VERSION. Bringing it up to date reads the articles
+The index records the lake snapshot it has taken in (its number and time: a lake made anew at the
+same path has other times) and this module's INDEX_VERSION. Bringing it up to date reads the articles
 changed since then from the lake's change feed (DuckLake's `table_changes`), or every article
 when the index is missing, belongs to another lake or version, or the snapshots it would need
 were expired (vacuum, rebuild); each change is a delete of the drop's document and, for an
@@ -78,10 +78,10 @@ def _schema() -> tantivy.Schema:
 
 @dataclass(frozen=True)
 class IndexState:
-    """What the index has taken in: the lake (its identity) up to a snapshot."""
+    """What the index has taken in: the lake up to a snapshot, known by its number and time."""
 
-    lake: str
     snapshot_id: int
+    snapshot_time: str
     version: int = INDEX_VERSION
 
 
@@ -100,16 +100,10 @@ def index_folder(layout: DataLayout) -> Path:
     return layout.search_index
 
 
-def lake_identity(con: duckdb.DuckDBPyConnection) -> str:
-    """The time of the lake's first snapshot: a folder made anew at the same path is another lake."""
-    row = con.execute(f"SELECT min(snapshot_time)::VARCHAR FROM {LAKE}.snapshots()").fetchone()
-    return str(row[0]) if row else ""
-
-
 def _read_state(folder: Path) -> IndexState | None:
     try:
         recorded = json.loads((folder / STATE_FILE).read_text())
-        return IndexState(str(recorded["lake"]), int(recorded["snapshot_id"]), int(recorded["version"]))
+        return IndexState(int(recorded["snapshot_id"]), str(recorded["snapshot_time"]), int(recorded["version"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -165,36 +159,52 @@ def catch_up(layout: DataLayout, con: duckdb.DuckDBPyConnection, *, whole: bool 
     """Bring the index up to the lake's current snapshot (as `con` sees it); `whole` reads every
     article again. None when another process holds the index's writer."""
     folder = index_folder(layout)
-    state = _read_state(folder)
-    index = _open_index(folder, state)
+    snapshot_id = current_snapshot(con)
+    if not whole and _taken_in(con, _read_state(folder)) == snapshot_id:
+        return Caught(False, 0, snapshot_id)  # the usual case of a search: no writer needed
+    index = _open_index(folder, _read_state(folder))
     writer = _writer(index, threads)
     if writer is None:
         return None
     try:
-        snapshot_id, lake = current_snapshot(con), lake_identity(con)
-        state = _read_state(folder)  # again, under the writer's lock: another process may have moved it
-        if state is not None and state.lake == lake and state.version == INDEX_VERSION and not whole:
-            if state.snapshot_id >= snapshot_id:
-                return Caught(False, 0, state.snapshot_id)
-            changed = _take_changes(con, writer, state.snapshot_id + 1, snapshot_id)
-            if changed is not None:
-                writer.commit()
-                _write_state(folder, IndexState(lake, snapshot_id))
-                return Caught(False, changed, snapshot_id)
-        writer.delete_all_documents()
-        added = 0
-        for drop_id, title, body, received_at in _rows(con, ARTICLES_SQL):
-            writer.add_document(_document(drop_id, title, body, received_at))
-            added += 1
+        # Read again under the writer's lock: another process may have moved it on.
+        taken_in = None if whole else _taken_in(con, _read_state(folder))
+        if taken_in is not None and taken_in >= snapshot_id:
+            changed: int | None = 0
+        else:
+            changed = None if taken_in is None else _take_changes(con, writer, taken_in + 1, snapshot_id)
+        if changed is None:
+            writer.delete_all_documents()
+            changed = 0
+            for drop_id, title, body, received_at in _rows(con, ARTICLES_SQL):
+                writer.add_document(_document(drop_id, title, body, received_at))
+                changed += 1
         writer.commit()
         writer.wait_merging_threads()
         writer = None
-        _write_state(folder, IndexState(lake, snapshot_id))
-        return Caught(True, added, snapshot_id)
+        _write_state(folder, IndexState(snapshot_id, _snapshot_time(con, snapshot_id) or ""))
+        return Caught(taken_in is None, changed, snapshot_id)
     finally:
         if writer is not None:
             writer.rollback()
             writer.wait_merging_threads()
+
+
+def _snapshot_time(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> str | None:
+    """When the lake made a snapshot it still keeps, else None."""
+    row = con.execute(f"SELECT snapshot_time::VARCHAR FROM {LAKE}.snapshots() WHERE snapshot_id = ?",
+                      [snapshot_id]).fetchone()
+    return str(row[0]) if row else None
+
+
+def _taken_in(con: duckdb.DuckDBPyConnection, state: IndexState | None) -> int | None:
+    """The snapshot of this lake the index has taken in everything up to, or None when it must be
+    built whole: no index, another version, a snapshot no longer kept (expiry takes the oldest
+    first, so the changes after it may be gone too), or one of another lake (made anew at the
+    same path: its snapshot of that number was made at another time)."""
+    if state is None or state.version != INDEX_VERSION:
+        return None
+    return state.snapshot_id if _snapshot_time(con, state.snapshot_id) == state.snapshot_time else None
 
 
 def keep_current(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> str | None:
@@ -211,9 +221,6 @@ def keep_current(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> str | No
 def _take_changes(con: duckdb.DuckDBPyConnection, writer: tantivy.IndexWriter, start: int, end: int) -> int | None:
     """Apply the changes to articles from snapshot `start` to `end`; None when the lake no longer
     keeps them (then the index is built whole)."""
-    kept = con.execute(f"SELECT count(*) FROM {LAKE}.snapshots() WHERE snapshot_id = ?", [start - 1]).fetchone()
-    if not kept or not kept[0]:
-        return None  # expired: so may be changes after it (expiry takes the oldest first)
     try:
         rows = list(_rows(con, CHANGES_SQL, {"start": start, "end": end}))
     except duckdb.Error:
