@@ -40,20 +40,33 @@ _SYNTHETIC_WORDS = (
 ).split()
 
 
+def bbc_articles(corpora: Path) -> list[tuple[str, list[str]]]:
+    """(title, paragraphs) of each BBC article with a body, in file order: the title is the file's
+    first line, never part of a generated drop."""
+    articles = []
+    for path in sorted((corpora / "bbc").glob("*/*.txt")):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")  # one file of the BBC set is latin-1
+        lines = [line.strip() for line in text.splitlines()]
+        paragraphs = [line for line in lines[1:] if line]
+        if paragraphs:
+            articles.append((lines[0], paragraphs))
+    return articles
+
+
+def story_pool(articles: list[list[str]]) -> list[list[str]]:
+    """The stories of --edited: the distinct texts, in first-seen order (the BBC set has some
+    articles twice, word for word)."""
+    return list({tuple(paragraphs): paragraphs for paragraphs in articles}.values())
+
+
 def load_corpus(corpora: Path | None) -> tuple[list[list[str]], list[str]]:
     """(articles as lists of paragraphs, headline pool)."""
     if corpora is not None and (corpora / "bbc").is_dir():
-        articles = []
-        for path in sorted((corpora / "bbc").glob("*/*.txt")):
-            raw = path.read_bytes()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("latin-1")  # one file of the BBC set is latin-1
-            lines = [line.strip() for line in text.splitlines()]
-            paragraphs = [line for line in lines[1:] if line]
-            if paragraphs:
-                articles.append(paragraphs)
+        articles = [paragraphs for _title, paragraphs in bbc_articles(corpora)]
         headlines: list[str] = []
         for path in sorted((corpora / "headlines").glob("*.txt")):
             headlines.extend(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
@@ -158,8 +171,7 @@ def generate_edited(count: int, out: Path, truth: Path, seed: int = 1, corpora: 
     """Drops whose bodies are single source articles, re-published with small edits; the truth
     (file_name, story, edits) to `truth`. Returns the bytes written."""
     articles, headlines = load_corpus(corpora)
-    # A story is a distinct text: the BBC set has some articles twice, word for word.
-    pool = list({tuple(paragraphs): paragraphs for paragraphs in articles}.values())[: stories or len(articles)]
+    pool = story_pool(articles)[: stories or len(articles)]
     rng = random.Random(f"edited-{seed}")
     out.mkdir(parents=True, exist_ok=True)
     seen: set[int] = set()

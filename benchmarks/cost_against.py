@@ -1,8 +1,9 @@
-"""What keeping the near-duplicate clusters costs a run (issue 34): the same runs by this tree and
-by a checkout without them, interleaved, so that the machine's drifting speed falls on both.
+"""What a change costs a run: the same runs by this tree and by a checkout without the change,
+interleaved, so that the machine's drifting speed falls on both (issue 34: near-duplicates;
+issue 35: the search index kept by every run).
 
-    git worktree add /tmp/without 8367857      # the commit before near-duplicates were kept
-    python -m benchmarks.near_duplicates_cost --without /tmp/without --sizes 20000,100000
+    git worktree add /tmp/without 8367857      # e.g. the commit before near-duplicates were kept
+    python -m benchmarks.cost_against --without /tmp/without --sizes 20000,100000
 
 For each N of --sizes, one inbox of N generated drops (BBC text, every body its own) and one of
 1,000 more; then --rounds times, for each tree in turn, each run in a fresh process through the
@@ -56,14 +57,14 @@ def ingest(script: Path, tree: Path, inbox: Path, data: Path) -> tuple[float, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--without", type=Path, required=True, help="a checkout of newsdrop without near-duplicates")
+    parser.add_argument("--without", type=Path, required=True, help="a checkout of newsdrop without the change")
     parser.add_argument("--sizes", default="20000,100000")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     parser.add_argument("--work", type=Path, help="folder for inboxes and warehouses (default: a temp one)")
     args = parser.parse_args()
     trees = {"with": HERE, "without": args.without.resolve()}
-    work = args.work or Path(tempfile.mkdtemp(prefix="newsdrop-ndcost-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="newsdrop-cost-"))
     script = work / "ingest.py"
     script.write_text(INGEST)
     corpora = args.corpora if args.corpora.is_dir() else None
