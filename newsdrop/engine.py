@@ -25,7 +25,7 @@ from typing import TypeVar
 
 import duckdb
 
-from newsdrop.errors import RunFailed
+from newsdrop.errors import RunFailed, first_line
 from newsdrop.readers import read_batch_retrying, reading_executor, retrying_io
 from newsdrop.settings import Settings, data_layout, require_inbox
 from newsdrop.summary import Outcome, RunSummary
@@ -172,17 +172,30 @@ def _finish(run: Run, outcome: Outcome, plan: Plan | None) -> int:
 class SearchFeed:
     """The search index brought up to each commit of a run (warehouse.search), after the lake's
     commit: a run killed in between leaves it behind, and the next run or search catches it up.
-    A failure is a note in the run's report, said once; the run goes on without the index."""
+    One writer is held for the run (closed on leaving the block). A failure is a note in the
+    run's report, said once; the run goes on without the index."""
 
     def __init__(self, run: Run) -> None:
+        from newsdrop.warehouse.search import IndexWriting
+
         self.run = run
+        self.writing = IndexWriting(run.layout)
         self.notes: list[str] = []
+
+    def __enter__(self) -> SearchFeed:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            self.writing.close()
+        except Exception as error:
+            self.notes.append(f"search index: its merges did not finish ({first_line(error)})")
 
     def follow(self) -> None:
         from newsdrop.warehouse.search import keep_current
 
         if not self.notes:
-            note = keep_current(self.run.layout, self.run.con)
+            note = keep_current(self.writing, self.run.con)
             self.notes += [note] if note else []
 
 
@@ -200,16 +213,17 @@ def run_ingest(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
         batches: list[Batch] = [(BatchSpec(run.run_id, run.started_at, part, run.run_id), planned)
                                 for part, planned in enumerate(plan.batches)]
         plan.batches.clear()  # the batches are handed out, and let go, one by one
-        outcome, search = Outcome(), SearchFeed(run)
-        for result in read_in_completion_order(batches, inbox, run.layout, settings, hooks, deadline):
+        outcome = Outcome()
+        with SearchFeed(run) as search:
+            for result in read_in_completion_order(batches, inbox, run.layout, settings, hooks, deadline):
+                deadline.check()
+                checks = hooks.step("commit-batch", result.spec.part,
+                                    functools.partial(commit_batch, run.con, run.layout, result, run.run_id))
+                outcome.add(result, checks)
+                search.follow()
             deadline.check()
-            checks = hooks.step("commit-batch", result.spec.part,
-                                functools.partial(commit_batch, run.con, run.layout, result, run.run_id))
-            outcome.add(result, checks)
-            search.follow()
-        deadline.check()
-        snapshot = hooks.step("finish", None, functools.partial(_finish, run, outcome, plan))
-        search.follow()  # also when nothing was new: a run killed before its index update is caught up
+            snapshot = hooks.step("finish", None, functools.partial(_finish, run, outcome, plan))
+            search.follow()  # also when nothing was new: a run killed before its index update is caught up
     summary = RunSummary.of(RunKind.INGEST, run.run_id, settings.data, inbox, plan, outcome,
                             _seconds_since(run.started_at), snapshot, [*run.notes, *search.notes])
     hooks.finished(summary)
@@ -245,8 +259,8 @@ def run_rebuild(settings: Settings, hooks: RunHooks = PLAIN) -> RunSummary:
         snapshot = hooks.step("replace-tables", None, functools.partial(_replace_tables, run, results, outcome))
         checkpoint("rebuild-committed")
         expired, deleted = expire_before(run.con, datetime.now(UTC))
-        search = SearchFeed(run)
-        search.follow()  # built whole: the snapshots it had taken in are expired
+        with SearchFeed(run) as search:
+            search.follow()  # built whole: the snapshots it had taken in are expired
         notes = [*run.notes, f"expired {expired} older lake snapshot(s) and deleted {deleted} replaced file(s): "
                  "each table's folder holds exactly the rebuilt rows; time travel before this rebuild is gone",
                  *search.notes]

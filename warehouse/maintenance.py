@@ -26,7 +26,7 @@ from newsdrop.warehouse.schema import (
     SIMILARITY_SCHEMA,
     SIMILARITY_TABLES,
 )
-from newsdrop.warehouse.search import keep_current
+from newsdrop.warehouse.search import IndexWriting, keep_current
 from newsdrop.warehouse.storage import COMPRESSION, is_s3, join, move, parent, s3_filesystem, s3_key
 
 MERGE_LIMIT_BYTES = 256 * 1024 * 1024
@@ -118,7 +118,11 @@ def vacuum(con: duckdb.DuckDBPyConnection, layout: DataLayout, keep_since: datet
         keep_since = latest[0] if latest and latest[0] is not None else keep_since
     # The search index takes in the changes it has not yet while the lake still keeps them, so
     # that the expiry leaves it current rather than to be built whole (a failure only means that).
-    keep_current(layout, con)
+    writing = IndexWriting(layout)
+    try:
+        keep_current(writing, con)
+    finally:
+        writing.close()
     expired, deleted = expire_before(con, keep_since)
     deleted += _count(con, f"CALL ducklake_delete_orphaned_files('{LAKE}', older_than => ?)", [keep_since])
     return Vacuumed(expired, deleted, merged)

@@ -13,9 +13,10 @@ when the index is missing, belongs to another lake or version, or the snapshots 
 were expired (vacuum, rebuild); each change is a delete of the drop's document and, for an
 insert, its document added again, so taking in the same change twice changes nothing and an
 index that committed but died before recording its snapshot is mended by the next catch-up.
-Runs bring it up to date after each batch's commit (newsdrop.engine.SearchFeed), searches before
-they search. One process writes at a time (tantivy's writer lock); one that finds the lock taken
-leaves the work to its holder (a search reads the index as it is). The lake never needs the
+Runs bring it up to date after each batch's commit (newsdrop.engine.SearchFeed, holding one
+writer for the run: IndexWriting), searches before they search. One process writes at a time
+(tantivy's writer lock); one that finds the lock taken leaves the work to its holder (a search
+reads the index as it is). The lake never needs the
 index: deleting DATA/_search loses nothing.
 
 Measured for issue 35 (tantivy 0.27, BBC articles): a query answers in about 0.5 ms; DuckDB's
@@ -154,40 +155,64 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | Non
         yield from zip(*(column.to_pylist() for column in batch.columns), strict=True)
 
 
+class IndexWriting:
+    """The index brought up to date by one process, as often as it likes (a run: after each
+    batch), with one tantivy writer held from the first catch-up to `close`: each catch-up's
+    documents are committed (visible to searches) before its snapshot is recorded, and the
+    segments they make are merged in tantivy's background threads, waited for only at `close`.
+    While it holds the writer, other processes leave the index to it."""
+
+    def __init__(self, layout: DataLayout, threads: int = 1) -> None:
+        self.folder = index_folder(layout)
+        self.threads = threads
+        self.writer: tantivy.IndexWriter | None = None
+
+    def catch_up(self, con: duckdb.DuckDBPyConnection, *, whole: bool = False) -> Caught | None:
+        """Bring the index up to the lake's current snapshot (as `con` sees it); `whole` reads
+        every article again. None when another process holds the index's writer."""
+        snapshot_id = current_snapshot(con)
+        if not whole and _taken_in(con, _read_state(self.folder)) == snapshot_id:
+            return Caught(False, 0, snapshot_id)  # the usual case of a search: no writer needed
+        if self.writer is None:
+            self.writer = _writer(_open_index(self.folder, _read_state(self.folder)), self.threads)
+            if self.writer is None:
+                return None
+        writer = self.writer
+        try:
+            # Read again under the writer's lock: another process may have moved it on.
+            taken_in = None if whole else _taken_in(con, _read_state(self.folder))
+            if taken_in is not None and taken_in >= snapshot_id:
+                changed: int | None = 0
+            else:
+                changed = None if taken_in is None else _take_changes(con, writer, taken_in + 1, snapshot_id)
+            if changed is None:
+                writer.delete_all_documents()
+                changed = 0
+                for drop_id, title, body, received_at in _rows(con, ARTICLES_SQL):
+                    writer.add_document(_document(drop_id, title, body, received_at))
+                    changed += 1
+            writer.commit()
+        except BaseException:
+            writer.rollback()
+            raise
+        _write_state(self.folder, IndexState(snapshot_id, _snapshot_time(con, snapshot_id) or ""))
+        return Caught(taken_in is None, changed, snapshot_id)
+
+    def close(self) -> None:
+        """Wait for the merges, and let the writer (and its lock) go."""
+        if self.writer is not None:
+            writer, self.writer = self.writer, None
+            writer.wait_merging_threads()
+
+
 def catch_up(layout: DataLayout, con: duckdb.DuckDBPyConnection, *, whole: bool = False,
              threads: int = 1) -> Caught | None:
-    """Bring the index up to the lake's current snapshot (as `con` sees it); `whole` reads every
-    article again. None when another process holds the index's writer."""
-    folder = index_folder(layout)
-    snapshot_id = current_snapshot(con)
-    if not whole and _taken_in(con, _read_state(folder)) == snapshot_id:
-        return Caught(False, 0, snapshot_id)  # the usual case of a search: no writer needed
-    index = _open_index(folder, _read_state(folder))
-    writer = _writer(index, threads)
-    if writer is None:
-        return None
+    """`IndexWriting.catch_up` once (a search's, a reindex's, vacuum's)."""
+    writing = IndexWriting(layout, threads)
     try:
-        # Read again under the writer's lock: another process may have moved it on.
-        taken_in = None if whole else _taken_in(con, _read_state(folder))
-        if taken_in is not None and taken_in >= snapshot_id:
-            changed: int | None = 0
-        else:
-            changed = None if taken_in is None else _take_changes(con, writer, taken_in + 1, snapshot_id)
-        if changed is None:
-            writer.delete_all_documents()
-            changed = 0
-            for drop_id, title, body, received_at in _rows(con, ARTICLES_SQL):
-                writer.add_document(_document(drop_id, title, body, received_at))
-                changed += 1
-        writer.commit()
-        writer.wait_merging_threads()
-        writer = None
-        _write_state(folder, IndexState(snapshot_id, _snapshot_time(con, snapshot_id) or ""))
-        return Caught(taken_in is None, changed, snapshot_id)
+        return writing.catch_up(con, whole=whole)
     finally:
-        if writer is not None:
-            writer.rollback()
-            writer.wait_merging_threads()
+        writing.close()
 
 
 def _snapshot_time(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> str | None:
@@ -207,12 +232,11 @@ def _taken_in(con: duckdb.DuckDBPyConnection, state: IndexState | None) -> int |
     return state.snapshot_id if _snapshot_time(con, state.snapshot_id) == state.snapshot_time else None
 
 
-def keep_current(layout: DataLayout, con: duckdb.DuckDBPyConnection) -> str | None:
-    """`catch_up` for a run, after its commits: None, or what went wrong as a note for the run's
-    report. A run never fails for the index: it is derived, and the next search or run catches
-    it up."""
+def keep_current(writing: IndexWriting, con: duckdb.DuckDBPyConnection) -> str | None:
+    """A catch-up for a run or vacuum: None, or what went wrong as a note for its report. Neither
+    ever fails for the index: it is derived, and the next search or run catches it up."""
     try:
-        catch_up(layout, con)
+        writing.catch_up(con)
     except Exception as error:
         return f"search index not brought up to date ({first_line(error)}): the next search or run catches it up"
     return None
