@@ -87,7 +87,7 @@ def main() -> None:
         if drop in set(hits["drop_id"]) or cluster_of[drop] in set(hits["cluster_id"].dropna()):
             found += 1
         else:
-            misses.append(f"  {words!r}: {list(hits['title'].fillna(''))[:3]}")
+            misses.append(f"  {words!r}: {[snippet[:60] for snippet in hits['snippet'][:2]]}")
         parsed, _errors = index.parse_query_lenient(words, ["title", "body"], field_boosts={"title": TITLE_BOOST})
         searcher = index.searcher()
         started = time.perf_counter()
