@@ -7,10 +7,9 @@ source article), taken in by one run (kept in --work for the next call); then:
 - finding: 40 edited drops sampled (seed 35), each searched for by the words of its source
   article's BBC title (a title is never part of a drop), limit 5; found when a result is the
   drop or a drop of its near-duplicate cluster. The issue's target: at least 30 of 40.
-- speed, ms: each search through warehouse.search.search on one open read-only connection (what
-  a notebook or a service holding a connection pays; the index current), and its parts: the
-  index alone (tantivy's search of the parsed query, 50 hits) and the lake's read of the hits;
-  and newsdrop.search, which opens a connection per call.
+- speed, ms: each search through newsdrop.search (the index current: the lake's last snapshot
+  read from its catalog, then the index alone), and its parts: the catalog's read, and
+  tantivy's search of the parsed query (50 hits).
 - the index's size on disk.
 """
 
@@ -52,7 +51,7 @@ def main() -> None:
 
     import newsdrop
     from newsdrop.warehouse.layout import DataLayout
-    from newsdrop.warehouse.search import HITS_SQL, TITLE_BOOST, search
+    from newsdrop.warehouse.search import TITLE_BOOST, _current_by_catalog
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20_000)
@@ -75,43 +74,35 @@ def main() -> None:
     con = newsdrop.connect(data)
     drop_of = dict(con.execute("SELECT file_name, drop_id FROM drops").fetchall())
     cluster_of = dict(con.execute("SELECT drop_id, cluster_id FROM near_duplicates").fetchall())
-    search(layout, con, "warm up", limit=LIMIT)  # the index brought up to date, if it is not
+    newsdrop.search(data, "warm up", limit=LIMIT)  # the index brought up to date, if it is not
     index = tantivy.Index.open(str(layout.search_index))
-    found, whole, alone, lake_read, misses = 0, [], [], [], []
+    found, whole, alone, catalog, misses = 0, [], [], [], []
     for row in sample:
         words = " ".join(re.findall(r"\w+", titles[int(row["story"])]))
         started = time.perf_counter()
-        hits = search(layout, con, words, limit=LIMIT)
+        hits = newsdrop.search(data, words, limit=LIMIT)
         whole.append(time.perf_counter() - started)
         drop = drop_of[row["file_name"]]
         if drop in set(hits["drop_id"]) or cluster_of[drop] in set(hits["cluster_id"].dropna()):
             found += 1
         else:
             misses.append(f"  {words!r}: {[snippet[:60] for snippet in hits['snippet'][:2]]}")
+        started = time.perf_counter()
+        assert _current_by_catalog(layout)
+        catalog.append(time.perf_counter() - started)
         parsed, _errors = index.parse_query_lenient(words, ["title", "body"], field_boosts={"title": TITLE_BOOST})
         searcher = index.searcher()
         started = time.perf_counter()
         ranked = searcher.search(parsed, 50)
-        ids = [searcher.doc(address)["drop_id"][0] for _score, address in ranked.hits]
+        [searcher.doc(address)["drop_id"][0] for _score, address in ranked.hits]
         alone.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        con.execute(HITS_SQL, {"ids": ids}).fetchall()
-        lake_read.append(time.perf_counter() - started)
-    opened = []
-    for row in sample[:10]:
-        started = time.perf_counter()
-        newsdrop.search(data, " ".join(re.findall(r"\w+", titles[int(row["story"])])), limit=LIMIT)
-        opened.append(time.perf_counter() - started)
     articles = con.execute("SELECT count(*) FROM articles").fetchone()[0]  # type: ignore[index]
     size = sum(path.stat().st_size for path in layout.search_index.iterdir() if path.is_file())
     print(f"articles: {articles:,}; index {size / 1e6:.1f} MB")
     print(f"found in the top {LIMIT} by the source's title: {found} of {SAMPLE} (target: at least 30)")
     print("\n".join(misses))
-    print(f"search on an open connection, ms: {milliseconds(whole)}")
-    print(f"  of it the index alone (50 hits): {milliseconds(alone)}; the lake's read of 50 hits: "
-          f"{milliseconds(lake_read)}")
-    print(f"newsdrop.search (a connection opened each call), ms: {milliseconds(opened)}")
-
+    print(f"newsdrop.search, ms: {milliseconds(whole)}")
+    print(f"  of it the catalog's read: {milliseconds(catalog)}; tantivy's search, 50 hits: {milliseconds(alone)}")
 
 if __name__ == "__main__":
     main()

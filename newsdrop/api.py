@@ -187,13 +187,12 @@ def search(data: PathLike | None, query: str, *, limit: int = 10, since: str | d
     """Articles ranked for `query` (BM25 over titles and bodies, English stemming), one row per
     near-duplicate cluster (its best-scoring drop), best first: drop_id, score, title, snippet,
     cluster_id, received_at. `since` and `until` bound received_at (a date is its whole UTC day).
-    The search index beside the lake (DATA/_search) is brought up to date first, or built when
-    missing (docs/warehouse.md, "Search")."""
+    Read from the search index beside the lake (DATA/_search), brought up to date first, or
+    built when missing (docs/warehouse.md, "Search")."""
     from newsdrop.warehouse.search import search as search_index
 
-    with connect(data, catalog=catalog) as con:
-        return search_index(data_layout(load_settings(data=data, catalog=catalog)), con, query, limit=limit,
-                            since=since, until=until)
+    return search_index(data_layout(load_settings(data=data, catalog=catalog)), query, limit=limit, since=since,
+                        until=until)
 
 
 def reindex(data: PathLike | None = None, *, catalog: str | None = None) -> int:

@@ -14,9 +14,12 @@ import pytest
 import tantivy
 from helpers import ingest, newsdrop, query, rebuild
 from test_crash import assert_consistent, newsdrop_run
+from test_near_duplicates import _drop as _story_drop
+from test_near_duplicates import _words
 
 from newsdrop import api
 from newsdrop.errors import NewsdropError
+from newsdrop.warehouse import search as search_module
 from newsdrop.warehouse.faults import FAULT_ENV
 from newsdrop.warehouse.layout import DataLayout
 from newsdrop.warehouse.search import RESULT_COLUMNS, STATE_FILE, Caught, catch_up
@@ -259,3 +262,46 @@ def test_search_command(tmp_path: Path) -> None:
         failed = newsdrop("search", "--data", str(data), *arguments)
         assert failed.exit_code == 1 and failed.output.startswith(said), failed.output
         assert len(failed.output.strip().splitlines()) == 1
+
+
+def _index_clusters(data: Path) -> dict[str, int | None]:
+    """drop_id -> the cluster the index stored with it."""
+    searcher = tantivy.Index.open(str(DataLayout(data).search_index)).searcher()
+    hits = searcher.search(tantivy.Query.all_query(), searcher.num_docs).hits
+    return {doc["drop_id"][0]: (doc.get_all("cluster_id") or [None])[0]
+            for doc in (searcher.doc(address) for _score, address in hits)}
+
+
+def test_clusters_merged_by_a_later_run_are_merged_in_the_results(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    core, left, right = _words(rng, 200), _words(rng, 90), _words(rng, 90)
+    _story_drop(inbox, 1, core + left)
+    _story_drop(inbox, 2, right + core)
+    ingest(inbox, data)
+    clusters = dict(query(data, "SELECT drop_id, cluster_id FROM near_duplicates"))
+    assert len(set(clusters.values())) == 2 and _index_clusters(data) == clusters
+    assert len(api.search(data, core[0])) == 2  # two stories
+
+    _story_drop(inbox, 3, core)  # a near-duplicate of both: their clusters merge
+    ingest(inbox, data)
+    clusters = dict(query(data, "SELECT drop_id, cluster_id FROM near_duplicates"))
+    assert len(set(clusters.values())) == 1 and _index_clusters(data) == clusters
+    hits = api.search(data, core[0])
+    assert len(hits) == 1 and hits["cluster_id"].tolist() == list(set(clusters.values()))
+
+
+def test_a_search_of_a_current_index_reads_the_index_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(43)
+    inbox, data = tmp_path / "inbox", tmp_path / "data"
+    oil = _drop(inbox, 1, _body(rng, "oil", 2))
+    ingest(inbox, data)
+
+    def no_lake(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the lake was opened")
+
+    monkeypatch.setattr(search_module, "connect_read_only", no_lake)
+    assert _found(data, "crude") == [oil]  # the run left the index current: the catalog says so
+    _rewind(data, 1)
+    with pytest.raises(AssertionError, match="the lake was opened"):
+        api.search(data, "crude")  # behind: the lake is opened to catch it up
