@@ -263,9 +263,7 @@ class IndexWriting:
         index.reload()
         searcher, schema, moved = index.searcher(), index.schema, 0
         for body_number, cluster_id in merges:
-            found = searcher.search(tantivy.Query.term_query(schema, "body_number", body_number),
-                                    searcher.num_docs or 1)
-            for _score, address in found.hits:
+            for address in _all_hits(searcher, tantivy.Query.term_query(schema, "body_number", body_number)):
                 stored = searcher.doc(address)
                 drop_id = _stored(stored, "drop_id")
                 if drop_id in changed or _stored(stored, "cluster_id") == cluster_id:
@@ -283,6 +281,17 @@ class IndexWriting:
         if self.writer is not None:
             writer, self.writer = self.writer, None
             writer.wait_merging_threads()
+
+
+def _all_hits(searcher: tantivy.Searcher, query: tantivy.Query) -> list[tantivy.DocAddress]:
+    """Every document a query matches: asked for a few (a body's drops are few), then for more
+    while the answer is full (a search's cost grows with the number asked for, not found)."""
+    wanted = 16
+    while True:
+        hits = searcher.search(query, wanted, count=False).hits
+        if len(hits) < wanted:
+            return [address for _score, address in hits]
+        wanted *= 16
 
 
 def catch_up(layout: DataLayout, con: duckdb.DuckDBPyConnection, *, whole: bool = False,
@@ -363,7 +372,7 @@ def search(layout: DataLayout, query: str, *, limit: int = 10, since: date | dat
     snippets.set_max_num_chars(SNIPPET_CHARACTERS)
     wanted = max(limit * 5, 50)
     while True:
-        found = searcher.search(ranked, wanted)
+        found = searcher.search(ranked, wanted, count=False)
         rows = _best_of_clusters(searcher, found.hits, limit)
         if len(rows) >= limit or len(found.hits) < wanted:
             break
