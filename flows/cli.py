@@ -629,6 +629,8 @@ def _print_next_steps(data: str, catalog: str) -> None:
     typer.echo(f"query it:  {_invocation()} sql{data_option} {shlex.quote(example)}")
     typer.echo(f"       or: {_invocation()} shell{data_option}   (the DuckDB shell, "
                'pip install "newsdrop[shell]"; docs/warehouse.md lists the tables)')
+    typer.echo(f"search it: {_invocation()} search{data_option} {shlex.quote('your words')}   "
+               "(ranked, one result per story)")
 
 
 @app.command(cls=_Command)

@@ -52,12 +52,13 @@ def test_run_sample_loads_the_sample_inbox_quietly(tmp_path: Path, prefect: bool
     assert f"of {SAMPLE_INBOX}" in result.stdout  # every run says which inbox it read
     assert "anonymous usage" not in result.stdout + result.stderr
     # The hint's commands work as printed, from where the user is.
-    hint = next(line for line in result.stdout.splitlines() if line.startswith("query it:"))
-    command = shlex.split(hint.removeprefix("query it:"))
-    assert command[:2] == [sys.executable, "-m"]
-    printed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-                             env={**os.environ, "NEWSDROP_DATA": str(tmp_path / "wh")})
-    assert printed.returncode == 0, printed.stderr
+    for start in ("query it:", "search it:"):
+        hint = next(line for line in result.stdout.splitlines() if line.startswith(start))
+        command = shlex.split(hint.removeprefix(start).split("   (")[0])
+        assert command[:2] == [sys.executable, "-m"]
+        printed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+                                 env={**os.environ, "NEWSDROP_DATA": str(tmp_path / "wh")})
+        assert printed.returncode == 0, printed.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "Error" not in result.stderr
     assert counts(tmp_path / "wh")["drops"] + counts(tmp_path / "wh")["rejected_drops"] == samples
