@@ -83,7 +83,9 @@ def test_the_per_run_cost_follows_the_new_work(tmp_path: Path) -> None:
     assert (summary.files_new, summary.drops_loaded + summary.files_rejected) == (NEW, NEW), summary
     after = listing(big)
     big_run = bytes_written(before, after)
-    assert not [name for name in before if name not in after], "a run deleted files of earlier runs"
+    # The search index's files are tantivy's to merge and delete (it is derived from the lake).
+    assert not [name for name in before if name not in after and not name.startswith("_search/")], \
+        "a run deleted files of earlier runs"
 
     empty_inbox, empty = tmp_path / "empty-inbox", tmp_path / "empty"
     copy_drops(new, empty_inbox)
