@@ -486,11 +486,8 @@ def sql(
         raise typer.Exit(EXIT_FAILED) from None
     if output is OutputFormat.json:
         # One document: a query's rows, or for several statements a list of their rows.
-        from newsdrop.summary import iso_value
-
         documents = [[dict(zip(columns, row, strict=True)) for row in rows] for columns, rows in results]
-        typer.echo(json.dumps(documents[0] if len(documents) == 1 else documents, ensure_ascii=False,
-                              default=lambda value: str(iso_value(value))))
+        _echo_json(documents[0] if len(documents) == 1 else documents)
         return
     for index, (columns, rows) in enumerate(results):
         if index:
@@ -555,12 +552,16 @@ def search(
     columns = list(found.columns)
     rows = list(found.astype(object).where(found.notna(), None).itertuples(index=False, name=None))
     if output is OutputFormat.json:
-        from newsdrop.summary import iso_value
-
-        typer.echo(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], ensure_ascii=False,
-                              default=lambda value: str(iso_value(value))))
+        _echo_json([dict(zip(columns, row, strict=True)) for row in rows])
         return
     _print_rows(columns, rows, output)
+
+
+def _echo_json(document: Any) -> None:
+    """Rows as `--format json` prints them: every value whole, times in ISO 8601."""
+    from newsdrop.summary import iso_value
+
+    typer.echo(json.dumps(document, ensure_ascii=False, default=lambda value: str(iso_value(value))))
 
 
 CELL_CHARACTERS = 80  # a table cell's longest text: a body would fill screens

@@ -188,6 +188,12 @@ def _stored(document: tantivy.Document, field: str) -> Any:
     return values[0] if values else None
 
 
+def _received_at(document: tantivy.Document) -> datetime | None:
+    """The stored received_at, to the µs (the date field keeps whole seconds)."""
+    received_us = _stored(document, "received_us")
+    return None if received_us is None else _EPOCH + timedelta(microseconds=received_us)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Iterator[tuple[Any, ...]]:
     """A query's rows, ARTICLES_CHUNK at a time: a whole lake's bodies need not fit in memory."""
     reader = con.execute(sql, params or {}).to_arrow_reader(ARTICLES_CHUNK)
@@ -269,11 +275,9 @@ class IndexWriting:
                 drop_id = _stored(stored, "drop_id")
                 if drop_id in changed or _stored(stored, "cluster_id") == cluster_id:
                     continue
-                received_us = _stored(stored, "received_us")
-                received_at = None if received_us is None else _EPOCH + timedelta(microseconds=received_us)
                 self.writer.delete_documents_by_term("drop_id", drop_id)
                 self.writer.add_document(_document(drop_id, _stored(stored, "title"), _stored(stored, "body"),
-                                                   received_at, body_number, cluster_id))
+                                                   _received_at(stored), body_number, cluster_id))
                 moved += 1
         return moved
 
@@ -417,10 +421,9 @@ def _best_of_clusters(searcher: tantivy.Searcher, hits: list[tuple[float, tantiv
             continue
         seen.add(cluster_id if cluster_id is not None else ("drop", key))
         document = searcher.doc(address)
-        received_us = _stored(document, "received_us")
         rows.append({"drop_id": _stored(document, "drop_id"), "score": round(float(score), 4),
                      "title": _stored(document, "title"), "document": document, "cluster_id": cluster_id,
-                     "received_at": None if received_us is None else _EPOCH + timedelta(microseconds=received_us)})
+                     "received_at": _received_at(document)})
         if len(rows) == limit:
             break
     return rows
